@@ -1,0 +1,100 @@
+"""The chapter's ``socketserver`` version of the timestamp server (host ``ss-server``, 8888).
+
+``socketserver`` does the socket/bind/listen/accept work; we only say what to do with one
+connection, in a request handler::
+
+    class TimestampHandler(StreamRequestHandler):
+        def handle(self):
+            line = self.rfile.readline()          # one line per connection
+            self.wfile.write(stamp(line))
+
+    TCPServer(("", 8888), TimestampHandler).serve_forever()
+
+``StreamRequestHandler`` wraps the connected socket in two file objects, ``rfile`` and
+``wfile``, so the handler reads a *line* instead of whatever ``recv`` happens to return.
+That is why the chapter's client for this server sends ``"%s\\r\\n"`` and opens a new
+connection for every message.
+
+The handler also takes a timeout from the server (a silent client is dropped instead of blocking the
+server) and reads at most ``BUFSIZ`` bytes, refusing a longer line with an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import socketserver
+
+from socklab.log import setup, shown
+from socklab.services.timestamp import BUFSIZ, PORT, stamp, too_long
+
+log = setup("ss-server")
+
+
+class TimestampHandler(socketserver.StreamRequestHandler):
+    """Read one line, answer ``[ctime] line``, close."""
+
+    def setup(self) -> None:
+        # StreamRequestHandler applies self.timeout to the socket; take it from the server.
+        self.timeout = self.server.idle_timeout
+        self.bufsize = self.server.bufsize
+        super().setup()
+
+    def handle(self) -> None:
+        who = self.client_address
+        log.info("...connected from: %s", who)
+        try:
+            line = self.rfile.readline(self.bufsize + 1)
+        except socket.timeout:
+            log.info("%s sent nothing for %g s; dropped", who, self.timeout)
+            return
+        except OSError as exc:
+            log.info("%s went away: %s", who, exc.strerror or exc)
+            return
+        if not line:
+            log.info("%s closed without a line", who)
+            return
+        if len(line) > self.bufsize:
+            log.info("%s sent a line longer than %d bytes; dropped", who, self.bufsize)
+            self.wfile.write(too_long(self.bufsize))
+            return
+        log.info("%s: %s", who, shown(line))
+        self.wfile.write(stamp(line))
+
+
+class TimestampTCPServer(socketserver.TCPServer):
+    """``TCPServer`` that can rebind at once after a restart and logs a failed request once."""
+
+    allow_reuse_address = True
+
+    def __init__(self, address, handler=TimestampHandler, *, idle_timeout: float = 30.0,
+                 bufsize: int = BUFSIZ) -> None:
+        self.idle_timeout = idle_timeout    # seconds a client may stay silent
+        self.bufsize = bufsize              # longest line accepted
+        super().__init__(address, handler)
+
+    def handle_error(self, request, client_address) -> None:
+        # The default prints a traceback; one line is what a log reader wants.
+        log.info("request from %s failed; still serving", client_address)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="ss-server", description="The chapter's socketserver timestamp server.")
+    p.add_argument("--host", default="", help="address to bind (default: all interfaces)")
+    p.add_argument("--port", type=int, default=PORT, help=f"port (default: {PORT})")
+    p.add_argument("--idle-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="drop a client silent for this long (default: 30)")
+    p.add_argument("--bufsize", type=int, default=BUFSIZ, help=f"longest line in bytes (default: {BUFSIZ})")
+    args = p.parse_args(argv)
+    with TimestampTCPServer((args.host, args.port), idle_timeout=args.idle_timeout,
+                            bufsize=args.bufsize) as server:
+        log.info("waiting for connection on %s", server.server_address)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""The chapter's TCP timestamp server, on the lab host ``tcp-server`` (port 8888).
+
+The server follows the chapter's recipe step by step::
+
+    ss = socket()            # create the listening socket
+    ss.bind()                # attach it to an address and port
+    ss.listen()              # accept connection requests
+    while True:
+        cs = ss.accept()     # wait for a client; a new socket talks to it
+        while True:
+            cs.recv() / cs.send()   # every message comes back as "[ctime] message"
+        cs.close()
+
+By default it serves **one client at a time**, exactly like that loop: while one client is
+connected, a second one is accepted by the kernel (it waits in the ``listen`` backlog) but
+gets no reply until the first one leaves.  ``--concurrent`` gives every client its own
+thread, which is the usual answer to "why does the second client wait?".
+
+What a careful server adds to the chapter's loop, and why:
+
+* an **idle timeout** -- a client that connects and says nothing would otherwise block a
+  one-at-a-time server forever;
+* a **message limit** (``BUFSIZ``) -- a message that does not fit is answered with an
+  error and the client is dropped, instead of being split into surprising pieces;
+* **one log line per problem** -- a client that vanishes mid-message is logged and
+  forgotten, and the server goes on serving everyone else.
+
+:class:`TimestampServer` is written so that :mod:`socklab.services.unix_server` can reuse it
+for ``AF_UNIX`` by changing only the address family and the address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import selectors
+import socket
+import threading
+
+from socklab.log import setup, shown
+from socklab.services.timestamp import BUFSIZ, PORT, stamp, too_long
+
+
+class TimestampServer:
+    """A stream-socket server that answers every message with ``[ctime] message``.
+
+    :param address: what to ``bind`` -- ``(host, port)`` for ``AF_INET``.
+    :param bufsize: the largest message accepted, in bytes (the chapter's ``BUFSIZ``).
+    :param idle_timeout: seconds a client may stay silent before it is dropped.
+    :param concurrent: serve every client in its own thread instead of one at a time.
+    :param max_clients: in concurrent mode, clients beyond this many are turned away.
+    """
+
+    family = socket.AF_INET
+    name = "tcp-server"
+
+    def __init__(self, address, *, bufsize: int = BUFSIZ, idle_timeout: float = 30.0,
+                 concurrent: bool = False, max_clients: int = 64, backlog: int = 5) -> None:
+        self.address = address
+        self.bufsize = bufsize
+        self.idle_timeout = idle_timeout
+        self.concurrent = concurrent
+        self.log = setup(self.name)
+        self._slots = threading.BoundedSemaphore(max_clients)
+        self._stopping = threading.Event()
+        self.socket = socket.socket(self.family, socket.SOCK_STREAM)
+        self.server_bind()
+        self.socket.listen(backlog)
+
+    def server_bind(self) -> None:
+        """Bind the listening socket; SO_REUSEADDR lets a restarted server bind at once."""
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(self.address)
+        self.address = self.socket.getsockname()
+
+    def serve_forever(self) -> None:
+        """Accept clients until :meth:`shutdown` is called."""
+        mode = "concurrent (a thread per client)" if self.concurrent else "one client at a time"
+        self.log.info("waiting for connection on %s, %s", self.address, mode)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                if not selector.select(timeout=0.5):   # wake up now and then to notice shutdown
+                    continue
+                try:
+                    conn, peer = self.socket.accept()
+                except OSError:
+                    continue
+                if self.concurrent:
+                    self._start_thread(conn, peer)
+                else:
+                    self.handle(conn, peer)
+
+    def _start_thread(self, conn: socket.socket, peer) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.log.info("%s turned away: server busy", peer or "client")
+            with conn:
+                self._send_quietly(conn, b"error: server busy, try again later\n")
+            return
+
+        def run() -> None:
+            try:
+                self.handle(conn, peer)
+            finally:
+                self._slots.release()
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def handle(self, conn: socket.socket, peer) -> None:
+        """Talk to one client: reply to each message until it closes the connection."""
+        who = peer or "a local client"
+        self.log.info("...connected from: %s", who)
+        conn.settimeout(self.idle_timeout)
+        with conn:
+            try:
+                while True:
+                    # Ask for one byte more than the limit: getting it means "too long".
+                    data = conn.recv(self.bufsize + 1)
+                    if not data:
+                        self.log.info("%s closed the connection", who)
+                        return
+                    if len(data) > self.bufsize:
+                        self.log.info("%s sent more than %d bytes; dropped", who, self.bufsize)
+                        self._send_quietly(conn, too_long(self.bufsize))
+                        return
+                    self.log.info("%s: %s", who, shown(data))
+                    conn.sendall(stamp(data))
+            except socket.timeout:
+                self.log.info("%s idle for %g s; dropped", who, self.idle_timeout)
+                self._send_quietly(conn, f"error: idle for {self.idle_timeout:g} s; closing\n".encode())
+            except OSError as exc:             # reset, broken pipe: the client went away
+                self.log.info("%s went away: %s", who, exc.strerror or exc)
+
+    @staticmethod
+    def _send_quietly(conn: socket.socket, data: bytes) -> None:
+        """Best-effort goodbye: the client may already be gone."""
+        try:
+            conn.sendall(data)
+        except OSError:
+            pass
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and close the listening socket."""
+        self._stopping.set()
+
+    def server_close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def add_server_args(p: argparse.ArgumentParser) -> None:
+    """The options every timestamp stream server understands."""
+    p.add_argument("--bufsize", type=int, default=BUFSIZ, help=f"largest message in bytes (default: {BUFSIZ})")
+    p.add_argument("--idle-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="drop a client silent for this long (default: 30)")
+    p.add_argument("--concurrent", action="store_true",
+                   help="serve each client in its own thread (default: one client at a time, like the chapter)")
+    p.add_argument("--max-clients", type=int, default=64, help="concurrent mode: most clients at once (default: 64)")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="tcp-server", description="The chapter's TCP timestamp server.")
+    p.add_argument("--host", default="", help="address to bind (default: all interfaces)")
+    p.add_argument("--port", type=int, default=PORT, help=f"port to listen on (default: {PORT})")
+    add_server_args(p)
+    args = p.parse_args(argv)
+    with TimestampServer((args.host, args.port), bufsize=args.bufsize, idle_timeout=args.idle_timeout,
+                         concurrent=args.concurrent, max_clients=args.max_clients) as server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

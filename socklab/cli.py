@@ -1,0 +1,153 @@
+"""What every socklab command-line client shares.
+
+* :func:`parser` -- an ``argparse`` parser with the lab's defaults: ``--host`` names the lab
+  host (``tcp-server``, ``ftp``, ``mail``, ...), plus ``--port``, ``--timeout`` and ``--trace``.
+* :func:`messages` -- the chapter's conversation loop: ask for a line, a blank line ends;
+  or take ``--message`` arguments or standard input when a script drives the client.
+* :class:`Trace` -- prints what goes over the wire, so students can see the protocol.
+* :func:`guard` and :func:`main` -- turn network failures (refused, unknown host, timeout,
+  an untrusted certificate, ...) into one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import os
+import socket
+import ssl
+import sys
+from collections.abc import Callable, Iterator, Sequence
+
+
+class ClientError(Exception):
+    """A failure the user should read as one line; the command exits with status 1."""
+
+
+def parser(prog: str, description: str, host: str | None, port: int | None) -> argparse.ArgumentParser:
+    """A parser with ``--host/--port/--timeout/--trace``; *host* and *port* are the lab defaults."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    if host is not None:
+        p.add_argument("--host", default=host, help=f"server host (default: {host}, the lab host)")
+    if port is not None:
+        p.add_argument("--port", type=int, default=port, help=f"server port (default: {port})")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="give up on a connection or reply after this long (default: 10)")
+    p.add_argument("--trace", action="store_true", help="show what goes over the wire (on stderr)")
+    return p
+
+
+def add_message_args(p: argparse.ArgumentParser) -> None:
+    """``--message`` for scripts; without it the client reads lines like the chapter's loop."""
+    p.add_argument("-m", "--message", action="append", metavar="TEXT",
+                   help="send TEXT instead of asking (repeat for several messages); "
+                        "without it lines are read from the terminal or standard input, "
+                        "and a blank line ends")
+
+
+def messages(args: argparse.Namespace, prompt: str = "> ") -> Iterator[str]:
+    """Yield the messages to send: ``--message`` values, else lines until a blank one."""
+    if args.message:
+        yield from args.message
+        return
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input(prompt) if interactive else sys.stdin.readline()
+        except EOFError:
+            return
+        if not interactive:
+            if not line:            # end of input
+                return
+            line = line.rstrip("\r\n")
+        if not line:                # the chapter's rule: an empty line ends the session
+            return
+        yield line
+
+
+class Trace:
+    """Print each chunk sent (``C:``) and received (``S:``) to stderr when enabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _show(self, tag: str, data: bytes | str) -> None:
+        if self.enabled:
+            print(f"{tag} {data!r}", file=sys.stderr, flush=True)
+
+    def sent(self, data: bytes | str) -> None:
+        self._show("C:", data)
+
+    def received(self, data: bytes | str) -> None:
+        self._show("S:", data)
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            print(f"-- {text}", file=sys.stderr, flush=True)
+
+
+def describe(exc: BaseException, where: str) -> str:
+    """One line that says what went wrong talking to *where* (``host:port`` or a path)."""
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host in {where} (is the name right, and is the lab up?)"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"cannot connect to {where}: connection refused (is the server running?)"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"no answer from {where} in time (timed out)"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate of {where} is not trusted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed with {where}: {exc.reason or exc}"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return f"connection to {where} was closed by the other side"
+    if isinstance(exc, FileNotFoundError):
+        return f"no socket at {where} (is the server running?)"
+    if isinstance(exc, OSError):
+        return f"{where}: {exc.strerror or exc}"
+    return f"{where}: {exc}"
+
+
+@contextlib.contextmanager
+def guard(where: str) -> Iterator[None]:
+    """Turn any network error inside the block into a :class:`ClientError` about *where*."""
+    try:
+        yield
+    except ClientError:
+        raise
+    except (OSError, EOFError) as exc:
+        raise ClientError(describe(exc, where)) from exc
+
+
+def main(prog: str) -> Callable[[Callable[[Sequence[str] | None], int | None]], Callable[..., int]]:
+    """Decorate a client's ``main(argv)``: errors become ``prog: message`` and exit status 1."""
+
+    def wrap(fn: Callable[[Sequence[str] | None], int | None]) -> Callable[..., int]:
+        @functools.wraps(fn)
+        def entry(argv: Sequence[str] | None = None) -> int:
+            try:
+                return fn(argv) or 0
+            except ClientError as exc:
+                print(f"{prog}: {exc}", file=sys.stderr)
+                return 1
+            except KeyboardInterrupt:
+                print(file=sys.stderr)
+                return 130
+            except OSError as exc:          # anything a client did not guard itself
+                print(f"{prog}: {describe(exc, 'the server')}", file=sys.stderr)
+                return 1
+
+        return entry
+
+    return wrap
+
+
+def connect(host: str, port: int, timeout: float) -> socket.socket:
+    """``socket.create_connection`` with a clear error instead of a traceback."""
+    with guard(f"{host}:{port}"):
+        return socket.create_connection((host, port), timeout=timeout)
+
+
+def env(name: str, default: str) -> str:
+    """A lab setting from the environment (compose passes accounts and names this way)."""
+    return os.environ.get(name, default)

@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""Build, start, stop and describe a socklab lab.  ``make lab`` and friends call this.
+
+    python3 tools/lab.py up       # build what is missing, start every host, wait, print the map
+    python3 tools/lab.py down     # stop and remove this lab's containers and network (keeps volumes)
+    python3 tools/lab.py clean    # the same, and remove this lab's volumes (mail, files, news)
+    python3 tools/lab.py build    # only build the images (and the lab certificate authority)
+    python3 tools/lab.py map      # print the lab map of a running lab
+    python3 tools/lab.py shell    # a shell in the client container
+    python3 tools/lab.py logs     # follow the servers' logs
+
+Several labs live side by side: ``LAB=alice`` names a second lab with its own compose
+project, network, volumes and a block of host ports of its own.  Only the standard library
+is used, so a fresh machine needs nothing but Python 3, Docker and a Compose.
+
+The images, with no registry needed:
+
+* ``socklab/base:bookworm`` -- Debian bookworm with ``images/base/packages.txt``, built
+  ``FROM debian:bookworm-slim`` where a registry answers, else by ``mmdebstrap | docker
+  import``.  Both honour the same list, so both give the same packages.
+* ``socklab/lab:latest`` -- socklab installed on the base without any network access
+  (``images/lab/Dockerfile``), plus the lab certificate authority and host certificates.
+
+Each image carries a label with a hash of what it was built from; when that still matches,
+nothing is built again, so a warm ``make lab`` goes straight to starting the hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "compose.yaml"
+BASE_IMAGE = "socklab/base:bookworm"
+LAB_IMAGE = "socklab/lab:latest"
+PACKAGES = ROOT / "images" / "base" / "packages.txt"
+PKI = ROOT / "pki"      # the lab CA (ca.crt, ca.key) and hosts/<host>.{crt,key}; never committed
+DEBIAN_MIRRORS = [
+    "deb http://deb.debian.org/debian bookworm main",
+    "deb http://deb.debian.org/debian bookworm-updates main",
+    "deb http://deb.debian.org/debian-security bookworm-security main",
+]
+# What the lab image is built from (images/lab/Dockerfile COPYs these; .dockerignore agrees).
+LAB_INPUTS = ["images/lab", "socklab", "services", "clients", "pyproject.toml", "pki/ca.crt", "pki/hosts"]
+DEFAULT_LAB = "socklab"
+DEFAULT_PORT_PREFIX = 200
+
+
+class LabError(Exception):
+    """Something the user has to fix; printed as one paragraph, exit status 1."""
+
+
+def say(msg: str) -> None:
+    print(f"socklab: {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def output(cmd: list[str]) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+# --------------------------------------------------------------------------- the engine
+
+def check_docker() -> None:
+    """Fail with a clear message when no Docker engine answers."""
+    if not shutil.which("docker"):
+        raise LabError("the docker command is not installed (Docker Engine is needed).")
+    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0 or not probe.stdout.strip():
+        raise LabError("cannot reach the Docker engine: `docker info` failed:\n  "
+                       + (probe.stderr.strip() or probe.stdout.strip()).replace("\n", "\n  ")
+                       + "\nStart it (`systemctl start docker`, or `dockerd &` as root) and try again.")
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` (v2) where present, else ``docker-compose`` (v1)."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise LabError("neither `docker compose` nor `docker-compose` is installed "
+                   "(on Debian: apt-get install docker-compose).")
+
+
+# --------------------------------------------------------------------------- lab identity
+
+def lab_name() -> str:
+    name = os.environ.get("LAB", "").strip().lower()
+    if name and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,30}", name):
+        raise LabError(f"LAB={name!r}: use letters, digits, '-' or '_' (up to 31 characters).")
+    return name or DEFAULT_LAB
+
+
+def project_name(lab: str) -> str:
+    return DEFAULT_LAB if lab == DEFAULT_LAB else f"{DEFAULT_LAB}-{lab}"
+
+
+def port_prefix(lab: str) -> int:
+    """The first three digits of every host port of this lab (ports PPP00 to PPP99).
+
+    The default lab uses 200 (tcp-server on 127.0.0.1:20088, ...); another lab gets a
+    prefix from 201 to 299 derived from its name, or ``LAB_PORT_PREFIX`` if set.
+    """
+    if os.environ.get("LAB_PORT_PREFIX"):
+        value = int(os.environ["LAB_PORT_PREFIX"])
+        if not 100 <= value <= 640:
+            raise LabError("LAB_PORT_PREFIX must be from 100 to 640 (host ports PPP00-PPP99).")
+        return value
+    if lab == DEFAULT_LAB:
+        return DEFAULT_PORT_PREFIX
+    return DEFAULT_PORT_PREFIX + 1 + zlib.crc32(lab.encode()) % 99
+
+
+def compose_env(lab: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LAB_PORT_PREFIX"] = str(port_prefix(lab))
+    env["COMPOSE_PROJECT_NAME"] = project_name(lab)
+    return env
+
+
+def compose(lab: str, *args: str, **kw) -> subprocess.CompletedProcess:
+    cmd = compose_command() + ["-p", project_name(lab), "-f", str(COMPOSE_FILE), *args]
+    return subprocess.run(cmd, env=compose_env(lab), cwd=ROOT, **kw)
+
+
+def services() -> list[str]:
+    """The hosts compose.yaml declares (asked of Compose, so the file is read in one place)."""
+    res = compose(lab_name(), "config", "--services", capture_output=True, text=True)
+    if res.returncode != 0:
+        raise LabError(f"compose.yaml does not parse:\n{res.stderr}")
+    return res.stdout.split()
+
+
+# --------------------------------------------------------------------------- images
+
+def digest(paths: list[str], extra: str = "") -> str:
+    """A hash of the files under *paths* (names and contents) and *extra*."""
+    h = hashlib.sha256(extra.encode())
+    for rel in paths:
+        top = ROOT / rel
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for f in files:
+            if "__pycache__" in f.parts or f.suffix == ".pyc" or ".egg-info" in str(f):
+                continue
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def image_label(image: str, label: str) -> str | None:
+    res = subprocess.run(["docker", "image", "inspect", image, "--format",
+                          "{{index .Config.Labels \"" + label + "\"}}"], capture_output=True, text=True)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def package_list() -> list[str]:
+    return [line.strip() for line in PACKAGES.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def registry_answers() -> bool:
+    """Is debian:bookworm-slim here already, or can it be pulled (within 60 s)?"""
+    if subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"], capture_output=True).returncode == 0:
+        return True
+    try:
+        return subprocess.run(["docker", "pull", "-q", "debian:bookworm-slim"], capture_output=True,
+                              timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def build_base() -> None:
+    want = digest(["images/base"])
+    if image_label(BASE_IMAGE, "socklab.base") == want:
+        return
+    how = os.environ.get("SOCKLAB_BASE_FROM") or ("registry" if registry_answers() else "mmdebstrap")
+    started = time.monotonic()
+    if how == "registry":
+        say(f"building {BASE_IMAGE} FROM debian:bookworm-slim ...")
+        run(["docker", "build", "-q", "--label", f"socklab.base={want}", "-t", BASE_IMAGE, str(ROOT / "images" / "base")],
+            env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdout=subprocess.DEVNULL)
+    elif how == "mmdebstrap":
+        if not shutil.which("mmdebstrap"):
+            raise LabError("no registry answers, so the base image is built from Debian's packages with "
+                           "mmdebstrap, which is not installed.\nOn Debian or Ubuntu, as root: "
+                           "apt-get install -y mmdebstrap   (then run `make lab` again)")
+        say(f"no registry: building {BASE_IMAGE} with mmdebstrap from Debian's packages ...")
+        debstrap = subprocess.Popen(
+            ["mmdebstrap", "--variant=minbase", "--quiet",
+             "--aptopt=APT::Install-Recommends \"false\"",
+             # what the slim image's apt-get clean leaves: no caches, no lists
+             "--customize-hook=chroot \"$1\" apt-get clean",
+             "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/*",
+             "--include=" + ",".join(package_list()), "bookworm", "-", *DEBIAN_MIRRORS],
+            stdout=subprocess.PIPE)
+        imported = subprocess.run(
+            ["docker", "import", "--change", f"LABEL socklab.base={want}",
+             "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "--change", "CMD [\"bash\"]", "-", BASE_IMAGE],
+            stdin=debstrap.stdout, stdout=subprocess.DEVNULL)
+        debstrap.stdout.close()
+        if debstrap.wait() != 0 or imported.returncode != 0:
+            raise LabError("building the base image with mmdebstrap failed (see the messages above).")
+    else:
+        raise LabError("SOCKLAB_BASE_FROM must be 'registry' or 'mmdebstrap'.")
+    say(f"built {BASE_IMAGE} in {time.monotonic() - started:.0f} s")
+
+
+def build_pki(hosts: list[str]) -> None:
+    """The lab certificate authority and a certificate for every host, made once per checkout.
+
+    The base image's openssl does the work, so the host needs no openssl of its own. The CA
+    key stays in pki/ on the host; the images get the CA certificate and host certificates.
+    """
+    (PKI / "hosts").mkdir(parents=True, exist_ok=True)
+    missing = [h for h in hosts if not (PKI / "hosts" / f"{h}.crt").exists()]
+    if (PKI / "ca.crt").exists() and not missing:
+        return
+    say(f"making the lab certificate authority and certificates for: {' '.join(missing)}")
+    run(["docker", "run", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
+         "-v", f"{PKI}:/pki", "-v", f"{ROOT / 'images' / 'lab' / 'make-pki.sh'}:/make-pki.sh:ro",
+         BASE_IMAGE, "sh", "/make-pki.sh", "/pki", *missing], stdout=subprocess.DEVNULL)
+
+
+def build_lab() -> None:
+    want = digest(LAB_INPUTS, extra=image_label(BASE_IMAGE, "socklab.base") or "")
+    if image_label(LAB_IMAGE, "socklab.inputs") == want:
+        return
+    say(f"building {LAB_IMAGE} ...")
+    started = time.monotonic()
+    run(["docker", "build", "-q", "-f", "images/lab/Dockerfile", "--label", f"socklab.inputs={want}",
+         "-t", LAB_IMAGE, "."], cwd=ROOT, env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdout=subprocess.DEVNULL)
+    say(f"built {LAB_IMAGE} in {time.monotonic() - started:.0f} s")
+
+
+def build(hosts: list[str] | None = None) -> None:
+    check_docker()
+    build_base()
+    build_pki(hosts if hosts is not None else services())
+    build_lab()
+
+
+# --------------------------------------------------------------------------- a running lab
+
+def containers(lab: str) -> list[dict]:
+    ids = output(["docker", "ps", "-aq", "--filter",
+                  f"label=com.docker.compose.project={project_name(lab)}"]).split()
+    return json.loads(output(["docker", "inspect", *ids])) if ids else []
+
+
+def wait_healthy(lab: str, timeout: float = 180.0) -> None:
+    """Wait until every host runs and every healthcheck passes; explain what does not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = []
+        for c in containers(lab):
+            name = c["Config"]["Labels"].get("com.docker.compose.service", c["Name"])
+            state = c["State"]
+            if state["Status"] in ("exited", "dead"):
+                logs = subprocess.run(["docker", "logs", "--tail", "20", c["Id"]], capture_output=True, text=True)
+                raise LabError(f"host {name} stopped (exit code {state['ExitCode']}); its last log lines:\n"
+                               + logs.stdout + logs.stderr)
+            health = state.get("Health", {}).get("Status")
+            if state["Status"] != "running" or health not in (None, "healthy"):
+                waiting.append(f"{name} ({health or state['Status']})")
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"still not healthy after {timeout:.0f} s: {', '.join(waiting)}. "
+                           "See `make logs`.")
+        time.sleep(1)
+
+
+def lab_map(lab: str) -> str:
+    """The lab map: every host, what it is, its ports on the lab network and on 127.0.0.1."""
+    rows = []
+    for c in containers(lab):
+        labels = c["Config"]["Labels"]
+        name = labels.get("com.docker.compose.service", c["Name"].lstrip("/"))
+        published = []
+        for inner, binds in sorted((c["NetworkSettings"].get("Ports") or {}).items()):
+            for b in binds or []:
+                published.append(f"{b['HostIp']}:{b['HostPort']}->{inner}")
+        rows.append((name, labels.get("socklab.about", ""), labels.get("socklab.accounts", ""),
+                     _compress(published)))
+    rows.sort()
+    lines = [f"socklab lab '{lab}' (compose project {project_name(lab)}), all hosts healthy:", ""]
+    for name, about, accounts, published in rows:
+        lines.append(f"  {name:<12} {about}")
+        if published:
+            lines.append(f"  {'':<12} host ports: {published}")
+        if accounts:
+            lines.append(f"  {'':<12} accounts: {accounts}")
+    lab_env = "" if lab == DEFAULT_LAB else f"LAB={lab} "
+    lines += ["",
+              f"  a shell on the client host:   {lab_env}make shell   (then e.g. `tcp-client`, `ftp-client --help`)",
+              f"  the servers' logs:            {lab_env}make logs",
+              f"  stop this lab:                {lab_env}make down",
+              f"  the lab CA certificate:       {PKI / 'ca.crt'}",
+              f"  your code:                    {ROOT / 'workspace'}  =  /home/student/workspace in the client"]
+    return "\n".join(lines)
+
+
+def _compress(published: list[str]) -> str:
+    """Shorten a long run of one-to-one ports (an FTP passive range) to ``first..last``."""
+    singles, ranges = [], {}
+    for p in published:
+        m = re.fullmatch(r"(.*):(\d+)->(\d+)/(\w+)", p)
+        if m and m.group(2) == m.group(3):
+            ranges.setdefault((m.group(1), m.group(4)), []).append(int(m.group(2)))
+        else:
+            singles.append(p)
+    for (ip, proto), ports in ranges.items():
+        ports.sort()
+        if len(ports) > 2 and ports[-1] - ports[0] == len(ports) - 1:
+            singles.append(f"{ip}:{ports[0]}-{ports[-1]}->{ports[0]}-{ports[-1]}/{proto}")
+        else:
+            singles += [f"{ip}:{p}->{p}/{proto}" for p in ports]
+    return ", ".join(singles)
+
+
+def clashing_lab(lab: str) -> str | None:
+    """Another running lab (or anything else) that publishes a port in this lab's block."""
+    prefix = port_prefix(lab)
+    ids = output(["docker", "ps", "-q"]).split()
+    for c in json.loads(output(["docker", "inspect", *ids])) if ids else []:
+        owner = c["Config"]["Labels"].get("com.docker.compose.project", c["Name"].lstrip("/"))
+        if owner == project_name(lab):
+            continue
+        for binds in (c["NetworkSettings"].get("Ports") or {}).values():
+            if any(int(b["HostPort"]) // 100 == prefix for b in binds or []):
+                return owner
+    return None
+
+
+def up() -> None:
+    lab = lab_name()
+    check_docker()
+    build()
+    other = clashing_lab(lab)
+    if other:
+        raise LabError(f"lab {other} already uses host ports {port_prefix(lab)}00-{port_prefix(lab)}99; "
+                       f"choose others with LAB_PORT_PREFIX=NNN (100-640).")
+    say(f"starting lab '{lab}' ...")
+    started = time.monotonic()
+    if compose(lab, "up", "-d", "--remove-orphans").returncode != 0:
+        raise LabError("compose could not start the lab (see above).")
+    wait_healthy(lab)
+    say(f"all hosts healthy in {time.monotonic() - started:.0f} s")
+    print()
+    print(lab_map(lab))
+
+
+def main(argv: list[str]) -> int:
+    verb = argv[0] if argv else "help"
+    lab = lab_name()
+    try:
+        if verb == "up":
+            up()
+        elif verb == "build":
+            build()
+        elif verb == "down":
+            check_docker()
+            return compose(lab, "down", "--remove-orphans").returncode
+        elif verb == "clean":
+            check_docker()
+            return compose(lab, "down", "--remove-orphans", "--volumes").returncode
+        elif verb == "map":
+            check_docker()
+            if not containers(lab):
+                raise LabError(f"lab '{lab}' is not running; start it with `make lab`.")
+            print(lab_map(lab))
+        elif verb == "shell":
+            check_docker()
+            cmd = compose_command() + ["-p", project_name(lab), "-f", str(COMPOSE_FILE), "exec", "client", "bash", "-l"]
+            os.chdir(ROOT)
+            os.execvpe(cmd[0], cmd, compose_env(lab))
+        elif verb == "logs":
+            check_docker()
+            return compose(lab, "logs", "--follow", "--tail", "50").returncode
+        elif verb == "compose":          # any other compose command, for this lab
+            check_docker()
+            return compose(lab, *argv[1:]).returncode
+        else:
+            print(__doc__)
+            return 0 if verb == "help" else 2
+    except LabError as exc:
+        print(f"socklab: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(f"socklab: `{' '.join(map(str, exc.cmd))}` failed (exit {exc.returncode}).", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
