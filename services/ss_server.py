@@ -26,7 +26,7 @@ import socket
 import socketserver
 
 from socklab.log import setup, shown
-from socklab.services.timestamp import BUFSIZ, PORT, stamp, too_long
+from socklab.services.timestamp import BUFSIZ, PORT, goodbye, stamp, too_long
 
 log = setup("ss-server")
 
@@ -56,7 +56,7 @@ class TimestampHandler(socketserver.StreamRequestHandler):
             return
         if len(line) > self.bufsize:
             log.info("%s sent a line longer than %d bytes; dropped", who, self.bufsize)
-            self.wfile.write(too_long(self.bufsize))
+            goodbye(self.connection, too_long(self.bufsize))
             return
         log.info("%s: %s", who, shown(line))
         self.wfile.write(stamp(line))

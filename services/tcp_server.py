@@ -37,7 +37,7 @@ import socket
 import threading
 
 from socklab.log import setup, shown
-from socklab.services.timestamp import BUFSIZ, PORT, stamp, too_long
+from socklab.services.timestamp import BUFSIZ, PORT, goodbye, send_quietly, stamp, too_long
 
 
 class TimestampServer:
@@ -94,7 +94,7 @@ class TimestampServer:
         if not self._slots.acquire(blocking=False):
             self.log.info("%s turned away: server busy", peer or "client")
             with conn:
-                self._send_quietly(conn, b"error: server busy, try again later\n")
+                send_quietly(conn, b"error: server busy, try again later\n")
             return
 
         def run() -> None:
@@ -120,23 +120,15 @@ class TimestampServer:
                         return
                     if len(data) > self.bufsize:
                         self.log.info("%s sent more than %d bytes; dropped", who, self.bufsize)
-                        self._send_quietly(conn, too_long(self.bufsize))
+                        goodbye(conn, too_long(self.bufsize))
                         return
                     self.log.info("%s: %s", who, shown(data))
                     conn.sendall(stamp(data))
             except socket.timeout:
                 self.log.info("%s idle for %g s; dropped", who, self.idle_timeout)
-                self._send_quietly(conn, f"error: idle for {self.idle_timeout:g} s; closing\n".encode())
+                send_quietly(conn, f"error: idle for {self.idle_timeout:g} s; closing\n".encode())
             except OSError as exc:             # reset, broken pipe: the client went away
                 self.log.info("%s went away: %s", who, exc.strerror or exc)
-
-    @staticmethod
-    def _send_quietly(conn: socket.socket, data: bytes) -> None:
-        """Best-effort goodbye: the client may already be gone."""
-        try:
-            conn.sendall(data)
-        except OSError:
-            pass
 
     def shutdown(self) -> None:
         """Stop :meth:`serve_forever` and close the listening socket."""

@@ -11,6 +11,7 @@ namespace.  Exit status 0 means all the given sockets are there.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 TCP_LISTEN = "0A"       # st column of /proc/net/tcp: 0A is LISTEN
@@ -59,13 +60,14 @@ def missing(kind: str, targets: list[str]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    if len(args) < 2 or args[0] not in ("tcp", "udp", "unix"):
-        print("usage: lab-probe tcp|udp|unix PORT-OR-PATH...", file=sys.stderr)
-        return 2
-    absent = missing(args[0], args[1:])
+    p = argparse.ArgumentParser(prog="lab-probe", description="Exit 0 if the given sockets listen in this "
+                                "container (read from /proc/net; the servers never see the probe).")
+    p.add_argument("kind", choices=["tcp", "udp", "unix"])
+    p.add_argument("targets", nargs="+", metavar="PORT-OR-PATH")
+    args = p.parse_args(argv)
+    absent = missing(args.kind, args.targets)
     if absent:
-        print(f"not listening: {args[0]} {' '.join(absent)}")
+        print(f"not listening: {args.kind} {' '.join(absent)}")
         return 1
     return 0
 

@@ -1,0 +1,6 @@
+"""Shared test setup: the tests directory is importable (tests/topology.py)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
