@@ -1,0 +1,152 @@
+"""``news-server``: the lab's NNTP server (host ``news``, port 119).
+
+The pieces, each in its own module:
+
+* :mod:`~socklab.services.news.protocol` -- :class:`NNTPHandler`, the conversation with
+  one reader (one ``do_<COMMAND>`` method per command);
+* :mod:`~socklab.services.news.spool` -- :class:`Spool`, the groups and articles on disk,
+  written so that an acknowledged post survives a crash;
+* :mod:`~socklab.services.news.article` -- reading and checking articles;
+* :mod:`~socklab.services.news.wildmat` -- group patterns such as ``comp.*,!comp.lang.*``;
+* :mod:`~socklab.services.news.seed` -- the groups and articles of a brand-new spool.
+
+This module ties them together: :class:`NewsServer` is a ``socketserver`` threading TCP
+server -- a thread per reader, so a slow reader never holds up the others -- with a limit
+on the number of readers and an idle timeout for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socketserver
+import sys
+import threading
+from pathlib import Path
+
+from socklab.cli import env
+from socklab.log import setup
+from socklab.services.news.protocol import NNTPHandler
+from socklab.services.news.seed import seed
+from socklab.services.news.spool import Spool, write_atomically
+
+PORT = 119
+SPOOL = "/var/spool/news"
+
+
+class NewsServer(socketserver.ThreadingTCPServer):
+    """An NNTP server: a thread per reader, articles in *spool*.
+
+    :param address: ``(host, port)`` to listen on.
+    :param spool: the :class:`Spool` with the groups and articles.
+    :param accounts: ``{user: password}`` for AUTHINFO.
+    :param path_host: the server's name in greetings, ``Path``, ``Xref`` and message-ids.
+    :param idle_timeout: seconds a reader may stay silent before it is disconnected.
+    :param max_clients: readers at once; one more gets ``400`` and is disconnected.
+    :param max_article: the largest article ``POST`` accepts, in octets.
+    :param require_auth: if true, only a logged-in reader may read or post (``480``).
+    """
+
+    allow_reuse_address = True      # a restarted server can bind its port at once
+    daemon_threads = True           # reader threads do not keep the process alive
+    block_on_close = False
+
+    def __init__(self, address, spool: Spool, *, accounts: dict[str, str] | None = None,
+                 path_host: str = "news.lab.test", idle_timeout: float = 180.0,
+                 max_clients: int = 64, max_article: int = 1_000_000, require_auth: bool = False,
+                 handler=NNTPHandler) -> None:
+        self.spool = spool
+        self.accounts = dict(accounts or {})
+        self.path_host = path_host
+        self.idle_timeout = idle_timeout
+        self.max_article = max_article
+        self.require_auth = require_auth
+        self.log = setup("news-server")
+        self._slots = threading.BoundedSemaphore(max_clients)
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        """Start a thread for the reader, or turn it away when *max_clients* are connected."""
+        if not self._slots.acquire(blocking=False):
+            self.log.info("%s turned away: too many readers", client_address)
+            try:
+                request.sendall(b"400 Too many connections, try again later\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        # The default prints a traceback to stderr; one log line is what a reader of the log wants.
+        exc = sys.exc_info()[1]
+        self.log.warning("session with %s failed: %s: %s; still serving",
+                         client_address, type(exc).__name__, exc)
+
+
+def open_spool(path: str | Path, *, path_host: str = "news.lab.test", seed_new: bool = True) -> Spool:
+    """Open the spool at *path*; on the very first start, create and fill its groups.
+
+    A file ``seeded`` in the spool records that the seed is complete; seeding is
+    idempotent, so a start interrupted halfway simply finishes it the next time.
+    """
+    spool = Spool(path, path_host=path_host)
+    marker = spool.root / "seeded"
+    if seed_new and not marker.exists():
+        count = seed(spool)
+        write_atomically(marker, b"The seed groups and articles are written; they are never written again.\n")
+        setup("news-server").info("new spool: seeded %d articles in %d groups", count, len(spool.groups()))
+    return spool
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="news-server", description="The lab's NNTP news server (RFC 3977).")
+    p.add_argument("--host", default="", help="address to bind (default: all interfaces)")
+    p.add_argument("--port", type=int, default=PORT, help=f"port to listen on (default: {PORT})")
+    p.add_argument("--spool", default=env("NEWS_SPOOL", SPOOL),
+                   help=f"directory of groups and articles (default: {SPOOL})")
+    p.add_argument("--path-host", default=env("NEWS_PATH_HOST", "news.lab.test"),
+                   help="the server's name in Path, Xref and message-ids (default: news.lab.test)")
+    p.add_argument("--idle-timeout", type=float, default=180.0, metavar="SECONDS",
+                   help="disconnect a reader silent for this long (default: 180, RFC 3977's minimum)")
+    p.add_argument("--max-clients", type=int, default=64, help="readers at once (default: 64)")
+    p.add_argument("--max-article", type=int, default=1_000_000, metavar="OCTETS",
+                   help="largest article POST accepts (default: 1000000)")
+    p.add_argument("--auth-required", action="store_true",
+                   help="only logged-in readers may read or post (default: anyone may)")
+    p.add_argument("--no-seed", action="store_true", help="do not fill a new spool with the lab's groups")
+    args = p.parse_args(argv)
+
+    log = setup("news-server")
+    accounts = {env("NEWS_USER", "student"): env("NEWS_PASSWORD", "password")}
+    spool = open_spool(args.spool, path_host=args.path_host, seed_new=not args.no_seed)
+    # docker stop sends SIGTERM: leave serve_forever() the same way Ctrl-C does
+    signal.signal(signal.SIGTERM, _stop)
+    with NewsServer((args.host, args.port), spool, accounts=accounts, path_host=args.path_host,
+                    idle_timeout=args.idle_timeout, max_clients=args.max_clients,
+                    max_article=args.max_article, require_auth=args.auth_required) as server:
+        log.info("NNTP server on %s, spool %s, accounts: %s", server.server_address, spool.root,
+                 ", ".join(accounts))
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            log.info("stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

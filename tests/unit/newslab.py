@@ -1,0 +1,101 @@
+"""Test helpers for the news server: run it in-process, talk to it with nntplib or raw bytes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import nntplib
+
+from socklab.services.news.server import NewsServer, open_spool
+
+ACCOUNTS = {"student": "password"}
+
+
+class RunningServer:
+    """A news server on 127.0.0.1 (ephemeral port) over the spool in *spool_dir*."""
+
+    def __init__(self, spool_dir: Path, *, seed: bool = True, **options) -> None:
+        self.spool_dir = spool_dir
+        self.spool = open_spool(spool_dir, seed_new=seed)
+        options.setdefault("accounts", ACCOUNTS)
+        options.setdefault("idle_timeout", 10.0)
+        self.server = NewsServer(("127.0.0.1", 0), self.spool, **options)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def nntp(self, **kw) -> nntplib.NNTP:
+        return nntplib.NNTP("127.0.0.1", self.port, timeout=10, **kw)
+
+    def raw(self, timeout: float = 10.0) -> "Raw":
+        return Raw(("127.0.0.1", self.port), timeout)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+class Raw:
+    """A bare socket client: send exact bytes, read exact replies."""
+
+    def __init__(self, address, timeout: float) -> None:
+        self.sock = socket.create_connection(address, timeout=timeout)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.line()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        """One reply line without CRLF (b"" when the server has closed the connection)."""
+        line = self.file.readline(100_000)
+        assert line == b"" or line.endswith(b"\r\n"), f"reply line without CRLF: {line!r}"
+        return line[:-2]
+
+    def cmd(self, command: bytes | str) -> bytes:
+        if isinstance(command, str):
+            command = command.encode()
+        self.send(command + b"\r\n")
+        return self.line()
+
+    def block(self) -> list[bytes]:
+        """A multi-line data block, dot-stuffing undone, without the final dot."""
+        lines = []
+        while True:
+            line = self.line()
+            if line == b".":
+                return lines
+            assert line, "connection closed inside a data block"
+            lines.append(line[1:] if line.startswith(b"..") else line)
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def news(tmp_path):
+    """A seeded news server, stopped after the test."""
+    server = RunningServer(tmp_path / "spool")
+    yield server
+    server.stop()
+
+
+def code(reply: bytes) -> int:
+    return int(reply[:3])
+
+
+def article_bytes(group: str = "lab.test", subject: str = "hello", body: str = "Hello, world.",
+                  sender: str = "Tester <tester@lab.test>", extra: str = "") -> bytes:
+    """A minimal article as a poster sends it (CRLF line ends)."""
+    text = f"From: {sender}\r\nNewsgroups: {group}\r\nSubject: {subject}\r\n{extra}\r\n{body}\r\n"
+    return text.encode("utf-8")
