@@ -67,6 +67,14 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kw)
 
 
+def docker_build(args: list[str]) -> None:
+    """`docker build`, quiet when it works (the classic builder's notices are noise), loud when not."""
+    res = subprocess.run(["docker", "build", *args], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    if res.returncode != 0:
+        raise LabError(f"`docker build {' '.join(args)}` failed:\n{res.stdout[-4000:]}{res.stderr[-4000:]}")
+
+
 def output(cmd: list[str]) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
@@ -189,8 +197,7 @@ def build_base() -> None:
     started = time.monotonic()
     if how == "registry":
         say(f"building {BASE_IMAGE} FROM debian:bookworm-slim ...")
-        run(["docker", "build", "-q", "--label", f"socklab.base={want}", "-t", BASE_IMAGE, str(ROOT / "images" / "base")],
-            env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdout=subprocess.DEVNULL)
+        docker_build(["--label", f"socklab.base={want}", "-t", BASE_IMAGE, str(ROOT / "images" / "base")])
     elif how == "mmdebstrap":
         if not shutil.which("mmdebstrap"):
             raise LabError("no registry answers, so the base image is built from Debian's packages with "
@@ -240,9 +247,11 @@ def build_lab() -> None:
         return
     say(f"building {LAB_IMAGE} ...")
     started = time.monotonic()
-    run(["docker", "build", "-q", "-f", "images/lab/Dockerfile", "--label", f"socklab.inputs={want}",
-         "-t", LAB_IMAGE, "."], cwd=ROOT, env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdout=subprocess.DEVNULL)
+    docker_build(["-f", "images/lab/Dockerfile", "--label", f"socklab.inputs={want}", "-t", LAB_IMAGE, "."])
     say(f"built {LAB_IMAGE} in {time.monotonic() - started:.0f} s")
+    # the image it replaced, now nameless, is of no use to anyone
+    subprocess.run(["docker", "image", "prune", "--force", "--filter", "label=socklab.inputs"],
+                   capture_output=True)
 
 
 def build(hosts: list[str] | None = None) -> None:
@@ -345,10 +354,19 @@ def clashing_lab(lab: str) -> str | None:
     return None
 
 
+def prepare_workspace() -> None:
+    """workspace/ is the student's (uid 1000 in the client): make sure they can write there."""
+    workspace = ROOT / "workspace"
+    workspace.mkdir(exist_ok=True)
+    if os.getuid() == 0 and workspace.stat().st_uid != 1000:
+        os.chown(workspace, 1000, 1000)     # run as root, the folder would be root's alone
+
+
 def up() -> None:
     lab = lab_name()
     check_docker()
     build()
+    prepare_workspace()
     other = clashing_lab(lab)
     if other:
         raise LabError(f"lab {other} already uses host ports {port_prefix(lab)}00-{port_prefix(lab)}99; "
