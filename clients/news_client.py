@@ -117,7 +117,7 @@ def session(args) -> Iterator["nntplib.NNTP"]:
 def show_article(lines: list[bytes], out=None) -> None:
     """Print an article for a person: main headers decoded, the text, MIME parts named."""
     out = out or sys.stdout
-    msg = email.message_from_bytes(b"\r\n".join(lines) + b"\r\n", policy=email.policy.default)
+    msg = email.message_from_bytes(b"\n".join(lines) + b"\n", policy=email.policy.default)
     for name in ("From", "Newsgroups", "Subject", "Date", "Message-ID", "References"):
         if msg[name] is not None:
             print(f"{name}: {msg[name]}", file=out)      # policy.default decodes encoded words
@@ -198,7 +198,7 @@ def cmd_read(server, args) -> None:
 def cmd_thread(server, args) -> None:
     """Follow References up to the first article of the discussion, then show every reply."""
     info = fetch(server, args.article, args.group)
-    msg = email.message_from_bytes(b"\r\n".join(info.lines), policy=email.policy.compat32)
+    msg = email.message_from_bytes(b"\n".join(info.lines), policy=email.policy.compat32)
     me = msg["Message-ID"].strip()
     ancestors = (msg["References"] or "").split()
     root = ancestors[0] if ancestors else me

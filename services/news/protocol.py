@@ -250,7 +250,8 @@ class NNTPHandler(socketserver.StreamRequestHandler):
         self.group = self.server.spool.group(group.name) or group
         return self.group
 
-    def parse_range(self, text: str, group: Group) -> tuple[int, int | None]:
+    @staticmethod
+    def parse_range(text: str) -> tuple[int, int | None]:
         """``N``, ``N-`` or ``N-M`` -> (low, high); high None means "to the end"."""
         m = _RANGE.fullmatch(text)
         if not m:
@@ -278,10 +279,10 @@ class NNTPHandler(socketserver.StreamRequestHandler):
             if self.group is not None:
                 number = next((n for g, n in entry.places if g == self.group.name), 0)
             return number, entry
+        if args and not _NUMBER.fullmatch(args[0]):
+            raise Reply(501, f"Syntax error: {args[0][:40]!r} is not an article number or <message-id>")
         group = self.need_group()
         if args:
-            if not _NUMBER.fullmatch(args[0]):
-                raise Reply(501, f"Syntax error: {args[0][:40]!r} is not an article number or <message-id>")
             number = int(args[0])
             entry = spool.entry(group.name, number)
             if entry is None:
@@ -301,8 +302,8 @@ class NNTPHandler(socketserver.StreamRequestHandler):
             return [self.find(args)]
         if not args:
             return [self.find([])]
+        low, high = self.parse_range(args[0])
         group = self.refresh()
-        low, high = self.parse_range(args[0], group)
         spool = self.server.spool
         pairs = []
         for number in spool.numbers(group.name, low, high):
@@ -451,9 +452,9 @@ class NNTPHandler(socketserver.StreamRequestHandler):
     def do_LISTGROUP(self, args):
         if len(args) > 2:
             raise Reply(501, "Syntax error: LISTGROUP [name [range]]")
+        low, high = self.parse_range(args[1]) if len(args) == 2 else (1, None)
         g = self.select(args[0]) if args else self.refresh()
         self.current = g.numbers[0] if g.numbers else None
-        low, high = self.parse_range(args[1], g) if len(args) == 2 else (1, None)
         numbers = self.server.spool.numbers(g.name, low, high)
         self.reply_lines(211, f"{g.count} {g.low} {g.high} {g.name} list follows", [str(n) for n in numbers])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import socket
 import threading
 import warnings
@@ -31,6 +33,12 @@ class RunningServer:
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
+        self._log = _Lines()
+        logging.getLogger("news-server").addHandler(self._log)
+
+    def log_lines(self) -> list[str]:
+        """What the server has logged since it started."""
+        return list(self._log.lines)
 
     def nntp(self, **kw) -> nntplib.NNTP:
         return nntplib.NNTP("127.0.0.1", self.port, timeout=10, **kw)
@@ -39,9 +47,19 @@ class RunningServer:
         return Raw(("127.0.0.1", self.port), timeout)
 
     def stop(self) -> None:
+        logging.getLogger("news-server").removeHandler(self._log)
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage() + "\n")
 
 
 class Raw:
@@ -82,10 +100,26 @@ class Raw:
         self.sock.close()
 
 
+@pytest.fixture(scope="session")
+def seeded_spool(tmp_path_factory) -> Path:
+    """A freshly seeded spool, made once; tests get copies of it."""
+    path = tmp_path_factory.mktemp("seeded") / "spool"
+    open_spool(path)
+    return path
+
+
 @pytest.fixture
-def news(tmp_path):
-    """A seeded news server, stopped after the test."""
-    server = RunningServer(tmp_path / "spool")
+def spool_dir(tmp_path, seeded_spool) -> Path:
+    """A seeded spool of the test's own."""
+    path = tmp_path / "spool"
+    shutil.copytree(seeded_spool, path)
+    return path
+
+
+@pytest.fixture
+def news(spool_dir):
+    """A news server over a seeded spool, stopped after the test."""
+    server = RunningServer(spool_dir)
     yield server
     server.stop()
 

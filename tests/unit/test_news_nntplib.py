@@ -8,7 +8,7 @@ import time
 from email.utils import parsedate_to_datetime
 
 import pytest
-from newslab import ACCOUNTS, article_bytes, news, nntplib  # noqa: F401  (news is a fixture)
+from newslab import ACCOUNTS, RunningServer, article_bytes, news, nntplib, seeded_spool, spool_dir  # noqa: F401
 
 from socklab.services.news.article import Article
 from socklab.services.news.seed import articles as seed_articles
@@ -337,9 +337,8 @@ def test_login(news):
         news.nntp(user="nobody", password="password")
 
 
-def test_login_required_mode(tmp_path):
-    from newslab import RunningServer
-    server = RunningServer(tmp_path / "spool", require_auth=True)
+def test_login_required_mode(spool_dir):
+    server = RunningServer(spool_dir, require_auth=True)
     try:
         with server.nntp() as s:
             with pytest.raises(nntplib.NNTPTemporaryError, match="^480"):
@@ -382,9 +381,8 @@ def test_many_readers_at_once(news):
             s.quit()
 
 
-def test_a_silent_client_is_dropped_and_others_are_served(tmp_path):
-    from newslab import RunningServer
-    server = RunningServer(tmp_path / "spool", idle_timeout=0.5)
+def test_a_silent_client_is_dropped_and_others_are_served(spool_dir):
+    server = RunningServer(spool_dir, idle_timeout=0.5)
     try:
         silent = server.raw()
         started = time.monotonic()
