@@ -20,6 +20,7 @@ The commands::
 
 ``--user``/``--password`` log in with AUTHINFO (optional on the lab's server);
 ``--trace`` prints every command and reply (``nntplib``'s debug output) on stderr.
+(The CAPABILITIES exchange nntplib makes while connecting happens before tracing can start.)
 
 ``nntplib`` is in the standard library up to Python 3.12; from 3.13 on, the same module
 comes from the ``standard-nntplib`` package (``pip install standard-nntplib``).
@@ -51,8 +52,6 @@ PORT = 119
 GROUP = "comp.lang.python"
 
 if nntplib is not None:
-    # nntplib prints its debug output with print(); send it to stderr like every --trace
-    nntplib.print = lambda *args, **kw: print(*args, **{**kw, "file": sys.stderr})
     NNTPError = nntplib.NNTPError
 else:
     class NNTPError(Exception):
@@ -81,8 +80,8 @@ def connect(args) -> "nntplib.NNTP":
     with cli.guard(where), nntp_errors(where):
         server = nntplib.NNTP(args.host, args.port, timeout=args.timeout)
         if args.trace:
-            server.set_debuglevel(1)    # from here on nntplib prints *cmd* and *resp* lines
-            server.getwelcome()         # ... and this prints the greeting it already read
+            server.set_debuglevel(1)    # from here on nntplib prints *cmd* and *resp* lines,
+            server.getwelcome()         # and this prints the greeting it has already read
         if args.user:
             server.login(args.user, password, usenetrc=False)
         return server
@@ -157,13 +156,13 @@ def fetch(server, spec: str, group: str):
 def cmd_latest(server, args) -> None:
     """The chapter's flow: GROUP, XHDR subject of the last N articles, then read one."""
     _, count, first, last, name = server.group(args.group)
-    print(f"{name}: {count} articles, {first}-{last}")
+    print(f"{name}: {count} articles, {first}-{last}", file=args.out)
     if count == 0:
         return
     start = max(first, last - args.count + 1)
     _, subjects = server.xhdr("subject", f"{start}-{last}")
     for number, subject in subjects:
-        print(f"{number:>5}  {decode(subject)}")
+        print(f"{number:>5}  {decode(subject)}", file=args.out)
     choice = args.article
     if choice is None:
         if sys.stdin.isatty():
@@ -175,8 +174,8 @@ def cmd_latest(server, args) -> None:
             choice = sys.stdin.readline().strip()
     if not choice:
         return
-    print()
-    show_article(fetch(server, choice, args.group).lines)
+    print(file=args.out)
+    show_article(fetch(server, choice, args.group).lines, args.out)
 
 
 def cmd_groups(server, args) -> None:
@@ -188,11 +187,11 @@ def cmd_groups(server, args) -> None:
         last, first = int(g.last), int(g.first)
         count = max(0, last - first + 1)
         print(f"{g.group:<20} {count:>5} articles  {flags.get(g.flag, g.flag):<10}  "
-              f"{descriptions.get(g.group, '')}")
+              f"{descriptions.get(g.group, '')}", file=args.out)
 
 
 def cmd_read(server, args) -> None:
-    show_article(fetch(server, args.article, args.group).lines)
+    show_article(fetch(server, args.article, args.group).lines, args.out)
 
 
 def cmd_thread(server, args) -> None:
@@ -214,15 +213,15 @@ def cmd_thread(server, args) -> None:
         if msgid != root and (root in refs):
             children.setdefault(refs[-1], []).append(msgid)
     if root not in ids:
-        print(f"(the first article, {root}, is not in {group})")
-    print(f"thread in {group}:")
+        print(f"(the first article, {root}, is not in {group})", file=args.out)
+    print(f"thread in {group}:", file=args.out)
 
     def show(msgid: str, depth: int) -> None:
         number, over = ids[msgid]
         author = decode(over["from"])
         name = email.utils.parseaddr(author)[0] or author
         mark = "*" if msgid == me else " "
-        print(f"{mark}{number:>5}  {'  ' * depth}{decode(over['subject'])}  ({name})")
+        print(f"{mark}{number:>5}  {'  ' * depth}{decode(over['subject'])}  ({name})", file=args.out)
         for child in sorted(children.get(msgid, []), key=lambda m: ids[m][0]):
             show(child, depth + 1)
 
@@ -257,8 +256,8 @@ def cmd_post(server, args) -> None:
     data = msg.as_bytes(policy=email.policy.SMTP)
     response = server.post(data)
     found = re.search(r"<[^<>\s]+>", response)
-    print(f"posted {found.group(0) if found else ''}".rstrip())
-    print(response)
+    print(f"posted {found.group(0) if found else ''}".rstrip(), file=args.out)
+    print(response, file=args.out)
 
 
 def default_sender() -> str:
@@ -308,7 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     run = {"latest": cmd_latest, "groups": cmd_groups, "read": cmd_read,
            "thread": cmd_thread, "post": cmd_post}[args.command]
-    with session(args) as server:
+    args.out = sys.stdout
+    # nntplib prints its --trace dialogue with print(): send that to stderr, results to stdout
+    redirect = contextlib.redirect_stdout(sys.stderr) if args.trace else contextlib.nullcontext()
+    with redirect, session(args) as server:
         run(server, args)
     return 0
 
