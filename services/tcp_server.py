@@ -32,6 +32,7 @@ for ``AF_UNIX`` by changing only the address family and the address.
 from __future__ import annotations
 
 import argparse
+import os
 import selectors
 import socket
 import threading
@@ -151,7 +152,9 @@ def add_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="drop a client silent for this long (default: 30)")
     p.add_argument("--concurrent", action="store_true",
-                   help="serve each client in its own thread (default: one client at a time, like the chapter)")
+                   default=os.environ.get("TCP_SERVER_CONCURRENT", "") not in ("", "0", "no"),
+                   help="serve each client in its own thread (default: one client at a time, like the "
+                        "chapter; TCP_SERVER_CONCURRENT=1 in the environment turns it on too)")
     p.add_argument("--max-clients", type=int, default=64, help="concurrent mode: most clients at once (default: 64)")
 
 
