@@ -1,0 +1,358 @@
+"""The MTA of the lab: an SMTP server on aiosmtpd that delivers through LMTP.
+
+aiosmtpd speaks the protocol (greeting, EHLO, STARTTLS, DATA with dot-unstuffing, SIZE,
+line limits); the policy -- who may send what to whom -- lives in :class:`MailHandler`, in
+aiosmtpd's ``handle_<COMMAND>`` hooks.  Three listeners share it:
+
+=====  =====================  ==========================================================
+port   name                   policy
+=====  =====================  ==========================================================
+25     SMTP (relay/MX)        anyone, no login, recipients ``@lab.test`` only; STARTTLS
+                              offered, never required; no AUTH here
+587    submission             STARTTLS first (``530`` otherwise), then AUTH, then MAIL
+465    submissions            the same over implicit TLS (TLS from the first byte)
+=====  =====================  ==========================================================
+
+What a careful MTA adds, and where:
+
+* **Never an open relay** -- ``RCPT TO`` outside ``@lab.test`` gets ``554 5.7.1``, on every
+  port: the lab has no route to the outside world, and nobody may use it as one.
+* **Unknown mailbox** -- ``RCPT TO`` is checked with the MDA itself (LMTP ``RCPT``), so
+  ``zed@lab.test`` gets Dovecot's own ``550 5.1.1`` before any data is sent.
+* **Submission identity** -- after ``AUTH`` as alice, ``MAIL FROM`` must be
+  ``alice@lab.test`` (``553 5.7.1`` otherwise), like Postfix's
+  ``reject_sender_login_mismatch``.  Port 25 cannot check this -- which is why forged
+  senders exist, and why SPF and DKIM were invented.
+* **Limits** -- messages above ``--max-size`` get ``552`` (at ``MAIL FROM ... SIZE=`` when the
+  client declares the size, else after the data); lines over 1000 bytes get ``500``;
+  both are aiosmtpd's checks.  Wrong passwords get ``535`` at once.
+* **A 250 that means stored** -- :meth:`MailHandler.handle_DATA` answers only after the MDA
+  has stored the message for every recipient (LMTP ``250`` per recipient).  If a client
+  vanishes mid-DATA, aiosmtpd drops the half message and nothing is delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import email.utils
+import logging
+import secrets
+import signal
+import ssl
+from typing import Any
+
+from aiosmtpd import __version__ as AIOSMTPD_VERSION
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from socklab.log import setup
+from socklab.services.mail import DOMAIN, HOSTNAME
+from socklab.services.mail.delivery import LMTPDelivery
+from socklab.services.mail.sasl import AuthUnavailable, DovecotAuth
+
+SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT = 25, 587, 465
+MAX_SIZE = 10 * 1024 * 1024          # bytes; EHLO announces it as "SIZE 10485760"
+TLS_CERT = "/etc/socklab/tls/mail.crt"
+TLS_KEY = "/etc/socklab/tls/mail.key"
+
+
+class MailHandler:
+    """The policy of one listener, as aiosmtpd hooks.
+
+    :param delivery: asks the MDA about recipients and stores messages (LMTP).
+    :param auth: checks SMTP AUTH (Dovecot); ``None`` means no AUTH on this port.
+    :param submission: a submission port: AUTH is required before ``MAIL FROM``.
+    :param domain: the one domain this host accepts mail for.
+    """
+
+    def __init__(self, delivery: LMTPDelivery, auth: DovecotAuth | None, *,
+                 submission: bool, domain: str = DOMAIN, hostname: str = HOSTNAME,
+                 log: logging.Logger | None = None) -> None:
+        self.delivery = delivery
+        self.auth = auth
+        self.submission = submission
+        self.domain = domain.lower()
+        self.hostname = hostname
+        self.log = log or logging.getLogger("mail-smtpd")
+        self.deliveries = 0          # DATA being stored right now (see drain())
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ----------------------------------------------------------------- greeting and AUTH
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """Offer AUTH only where it is used (the submission ports)."""
+        session.host_name = hostname              # this hook replaces aiosmtpd's own bookkeeping
+        if self.auth is None:
+            responses = [r for r in responses if not r[4:].startswith("AUTH")]
+        return responses
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope,
+                          args: list[str]) -> str | None:
+        """Pass the SASL exchange to Dovecot; ``235`` on success, ``535`` on a wrong password.
+
+        aiosmtpd has already checked the order of things: EHLO sent, TLS up (``538``
+        otherwise), not logged in yet (``503``), a mechanism it announced (``504``).
+        """
+        if self.auth is None:
+            return "503 5.5.1 AUTH is for the submission ports 587 and 465"
+        mechanism = args[0].upper()
+        initial = None
+        if len(args) > 1:                         # "AUTH PLAIN AGFsaWNl...": initial response
+            initial = _b64decode(args[1])
+            if initial is None:
+                return "501 5.5.2 Cannot decode base64"
+
+        async def challenge(data: bytes) -> bytes | None:
+            answer = await server.challenge_auth(data, encode_to_b64=True)
+            return None if not isinstance(answer, bytes) else answer   # MISSING: client said "*"
+
+        peer, local = session.peer, server.transport.get_extra_info("sockname")
+        try:
+            result = await self.auth.authenticate(mechanism, initial, challenge, secured=_tls(server),
+                                                  remote=peer, local=local)
+        except AuthUnavailable as exc:
+            self.log.warning("%s: AUTH %s: %s", _who(session), mechanism, exc)
+            return "454 4.7.0 Temporary authentication failure, try again later"
+        if result.aborted:
+            self.log.info("%s: AUTH %s aborted by the client", _who(session), mechanism)
+            return None                            # aiosmtpd has told the client (501)
+        if result.ok:
+            session.authenticated = True
+            session.auth_data = result.user
+            self.log.info("%s: AUTH %s as %s", _who(session), mechanism, result.user)
+            return "235 2.7.0 Authentication successful"
+        self.log.info("%s: AUTH %s failed%s", _who(session), mechanism,
+                      f" for {result.user}" if result.user else "")
+        if result.temporary:
+            return "454 4.7.0 Temporary authentication failure, try again later"
+        return "535 5.7.8 Authentication credentials invalid"
+
+    # ----------------------------------------------------------------- the envelope
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if self.submission:
+            if not session.authenticated:
+                return "530 5.7.0 Authentication required (AUTH PLAIN or AUTH LOGIN first)"
+            if address.lower() != str(session.auth_data).lower():
+                self.log.info("%s: MAIL FROM:<%s> refused for %s", _who(session), address, session.auth_data)
+                return f"553 5.7.1 <{address}>: sender address not owned by {session.auth_data}"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        local_part, at, domain = address.rpartition("@")
+        if not at or not local_part:
+            return f"553 5.1.3 <{address}>: give a full address, like bob@{self.domain}"
+        if domain.lower() != self.domain:
+            self.log.info("%s: relay to <%s> refused", _who(session), address)
+            return f"554 5.7.1 <{address}>: Relay access denied ({self.hostname} takes mail for @{self.domain} only)"
+        reply = await asyncio.to_thread(self.delivery.check_recipient, address)
+        if not reply.ok:
+            self.log.info("%s: RCPT TO:<%s> refused: %s", _who(session), address, reply)
+            return str(reply)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    # ----------------------------------------------------------------- the message
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Store the message for every recipient; 250 only when all of them have it."""
+        queue_id = secrets.token_hex(6)
+        message = self.received_header(server, session, envelope, queue_id) + envelope.original_content
+        eight_bit = "BODY=8BITMIME" in envelope.mail_options
+        self._begin()
+        try:
+            replies = [(rcpt, await asyncio.to_thread(self.delivery.deliver, envelope.mail_from, rcpt,
+                                                      message, eight_bit=eight_bit))
+                       for rcpt in envelope.rcpt_tos]
+        finally:
+            self._end()
+        failed = [(rcpt, reply) for rcpt, reply in replies if not reply.ok]
+        stored = [rcpt for rcpt, reply in replies if reply.ok]
+        if not failed:
+            self.log.info("%s: %s from <%s> to %s, %d bytes: stored", _who(session), queue_id,
+                          envelope.mail_from, ", ".join(f"<{r}>" for r in stored), len(message))
+            return f"250 2.0.0 OK: queued as {queue_id}, stored for {len(stored)} recipient(s)"
+        # No queue here: a refused recipient can only be reported.  The client will retry
+        # (4xx) or give up (5xx) for the whole message, so a recipient who already has it
+        # may get it twice -- a duplicate is better than a loss.
+        for rcpt, reply in failed:
+            self.log.warning("%s: %s to <%s> not stored: %s", _who(session), queue_id, rcpt, reply)
+        rcpt, reply = failed[0]
+        return f"{reply.code} {reply.text} (<{rcpt}>; stored for {len(stored)} of {len(replies)})"
+
+    def received_header(self, server: SMTP, session: Session, envelope: Envelope, queue_id: str) -> bytes:
+        """The trace line every MTA prepends (RFC 5321 4.4), e.g. ``with ESMTPSA`` (RFC 3848)."""
+        protocol = ("ESMTP" if session.extended_smtp else "SMTP") + ("S" if _tls(server) else "") \
+            + ("A" if session.authenticated else "")
+        ip = session.peer[0] if session.peer else "unknown"
+        rcpt = f"\r\n\tfor <{envelope.rcpt_tos[0]}>" if len(envelope.rcpt_tos) == 1 else ""
+        header = (f"Received: from {session.host_name} ([{ip}])\r\n"
+                  f"\tby {self.hostname} (socklab, aiosmtpd {AIOSMTPD_VERSION}) with {protocol} id {queue_id}"
+                  f"{rcpt};\r\n\t{email.utils.formatdate(localtime=False, usegmt=True)}\r\n")
+        return header.encode("utf-8", "surrogateescape")
+
+    async def handle_exception(self, error: Exception) -> str:
+        self.log.error("unexpected error: %r", error, exc_info=error)
+        return "451 4.3.0 Internal server error, try again later"
+
+    # ----------------------------------------------------------------- stopping cleanly
+
+    def _begin(self) -> None:
+        self.deliveries += 1
+        self._idle.clear()
+
+    def _end(self) -> None:
+        self.deliveries -= 1
+        if not self.deliveries:
+            self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until no message is being stored (so every 250 owed is sent); False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+
+def _tls(server: SMTP) -> bool:
+    """Is this connection encrypted?  (STARTTLS done, or implicit TLS on 465.)"""
+    return server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+
+
+def _who(session: Session) -> str:
+    return f"{session.peer[0]}:{session.peer[1]}" if session.peer else "?"
+
+
+def _b64decode(text: str) -> bytes | None:
+    if text == "=":                       # RFC 4954: "=" is an empty initial response
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def tls_context(cert: str = TLS_CERT, key: str = TLS_KEY) -> ssl.SSLContext:
+    """The server side of TLS: the host's certificate from the lab CA, TLS 1.2 or later."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class MailServer:
+    """The SMTP side of the mail host: three listeners (25, 587, 465) on one event loop.
+
+    :param delivery: the LMTP delivery agent client.
+    :param auth: the Dovecot authentication client (for 587 and 465).
+    :param tls: the server TLS context (STARTTLS on 25/587, implicit TLS on 465).
+    :param ports: ``(smtp, submission, submissions)``; 0 picks a free port (tests).
+    :param max_size: the largest message accepted, in bytes.
+    :param timeout: seconds a client may stay silent before it is dropped (RFC 5321: 5 min).
+    """
+
+    def __init__(self, delivery: LMTPDelivery, auth: DovecotAuth, tls: ssl.SSLContext, *,
+                 host: str = "", ports: tuple[int, int, int] = (SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT),
+                 max_size: int = MAX_SIZE, domain: str = DOMAIN, hostname: str = HOSTNAME,
+                 timeout: float = 300.0) -> None:
+        self.host, self.ports, self.tls = host or None, ports, tls
+        self.max_size, self.hostname, self.timeout = max_size, hostname, timeout
+        self.log = setup("mail-smtpd")
+        self.relay = MailHandler(delivery, None, submission=False, domain=domain, hostname=hostname, log=self.log)
+        self.submission = MailHandler(delivery, auth, submission=True, domain=domain, hostname=hostname,
+                                      log=self.log)
+        self.servers: list[asyncio.AbstractServer] = []
+        self.addresses: dict[str, tuple] = {}
+
+    def _factory(self, handler: MailHandler, **policy: Any):
+        loop = asyncio.get_running_loop()
+        return lambda: SMTP(handler, hostname=self.hostname, ident=f"ESMTP socklab (aiosmtpd {AIOSMTPD_VERSION})",
+                            data_size_limit=self.max_size, timeout=self.timeout, loop=loop, **policy)
+
+    async def start(self) -> None:
+        """Bind and listen on the three ports."""
+        loop = asyncio.get_running_loop()
+        smtp_port, submission_port, submissions_port = self.ports
+        listeners = [
+            # port 25: STARTTLS offered (opportunistic), no AUTH, no login needed
+            ("smtp", smtp_port, None, self._factory(self.relay, tls_context=self.tls)),
+            # 587: nothing but EHLO/STARTTLS/NOOP/QUIT before TLS; AUTH only over TLS
+            ("submission", submission_port, None,
+             self._factory(self.submission, tls_context=self.tls, require_starttls=True, auth_require_tls=True)),
+            # 465: the whole connection is TLS, so AUTH needs no further check.  (aiosmtpd 1.4
+            # only counts STARTTLS as TLS -- aio-libs/aiosmtpd#281 -- hence auth_require_tls=False.)
+            ("submissions", submissions_port, self.tls,
+             self._factory(self.submission, tls_context=None, auth_require_tls=False)),
+        ]
+        for name, port, implicit_tls, factory in listeners:
+            server = await loop.create_server(factory, self.host, port, ssl=implicit_tls, reuse_address=True)
+            self.servers.append(server)
+            self.addresses[name] = server.sockets[0].getsockname()
+        self.log.info("listening: %s; max message size %d bytes",
+                      ", ".join(f"{name} {addr[1]}" for name, addr in self.addresses.items()), self.max_size)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, then let messages already being stored finish (their 250 is owed)."""
+        for server in self.servers:
+            server.close()
+        for handler in (self.relay, self.submission):
+            if not await handler.drain(grace):
+                self.log.warning("stopping with %d message(s) still being stored", handler.deliveries)
+        for server in self.servers:
+            await server.wait_closed()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    server = MailServer(LMTPDelivery(args.lmtp, local_hostname=args.hostname),
+                        DovecotAuth(args.auth),
+                        tls_context(args.cert, args.key),
+                        host=args.host, ports=(args.smtp_port, args.submission_port, args.submissions_port),
+                        max_size=args.max_size, domain=args.domain, hostname=args.hostname)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.log.info("stopping")
+    await server.stop()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="mail-smtpd", description=(
+        "The lab's SMTP server (ports 25, 587, 465): accepts mail for the lab's domain and "
+        "delivers it over LMTP.  Normally started by mail-host, next to Dovecot."))
+    p.add_argument("--host", default="", help="address to bind (default: all interfaces)")
+    p.add_argument("--smtp-port", type=int, default=SMTP_PORT, help=f"SMTP port (default: {SMTP_PORT})")
+    p.add_argument("--submission-port", type=int, default=SUBMISSION_PORT,
+                   help=f"submission port, STARTTLS + AUTH (default: {SUBMISSION_PORT})")
+    p.add_argument("--submissions-port", type=int, default=SUBMISSIONS_PORT,
+                   help=f"submission over implicit TLS (default: {SUBMISSIONS_PORT})")
+    p.add_argument("--lmtp", required=True, metavar="SOCKET", help="the MDA's LMTP UNIX socket")
+    p.add_argument("--auth", required=True, metavar="SOCKET", help="Dovecot's auth-client UNIX socket")
+    p.add_argument("--cert", default=TLS_CERT, help=f"TLS certificate (default: {TLS_CERT})")
+    p.add_argument("--key", default=TLS_KEY, help=f"TLS private key (default: {TLS_KEY})")
+    p.add_argument("--max-size", type=int, default=MAX_SIZE, metavar="BYTES",
+                   help=f"largest message accepted (default: {MAX_SIZE})")
+    p.add_argument("--domain", default=DOMAIN, help=f"the domain mail is accepted for (default: {DOMAIN})")
+    p.add_argument("--hostname", default=HOSTNAME, help=f"name in the greeting (default: {HOSTNAME})")
+    p.add_argument("--verbose", action="store_true", help="log every SMTP command (aiosmtpd's own log)")
+    args = p.parse_args(argv)
+    setup("mail-smtpd", verbose=args.verbose)
+    # aiosmtpd logs each command at INFO; by default only our one line per event is shown
+    logging.getLogger("mail.log").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""Test helpers for the mail host: its SMTP server in-process, with the two peers it talks to.
+
+The SMTP server (the thing under test) is socklab's own code, unchanged.  Dovecot is not
+available outside the lab image, so its two services are played by small, protocol-faithful
+peers on UNIX sockets:
+
+* :class:`MaildirLMTP` -- an LMTP server (aiosmtpd's LMTP class) that stores each message
+  in a real Maildir (``mailbox.Maildir``) and refuses unknown users with ``550 5.1.1``; after
+  DATA it answers once per recipient, as RFC 2033 requires;
+* :class:`AuthPeer` -- Dovecot's authentication protocol (VERSION/MECH/DONE, AUTH, CONT,
+  OK/FAIL) for PLAIN and LOGIN, checking passwords from a dict, and recording every request
+  so tests can see what the SMTP server asked.
+
+The integration tests run the same SMTP server against the real Dovecot in the lab.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import ipaddress
+import logging
+import mailbox
+import ssl
+import threading
+from pathlib import Path
+
+from aiosmtpd.lmtp import LMTP
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from socklab.services.mail.delivery import LMTPDelivery
+from socklab.services.mail.sasl import DovecotAuth
+from socklab.services.mail.smtp import MailServer, tls_context
+
+USERS = {"alice@lab.test": "password", "bob@lab.test": "secret"}
+
+
+# --------------------------------------------------------------------------- TLS for tests
+
+def make_pki(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for localhost / 127.0.0.1: (ca, cert, key)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "socklab test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+# --------------------------------------------------------------------------- the MDA's LMTP
+
+class MaildirLMTP:
+    """aiosmtpd handler: an LMTP delivery agent storing into ``<root>/<address>/`` Maildirs."""
+
+    def __init__(self, root: Path, users=USERS, delay: float = 0.0) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.users = users
+        self.delay = delay                  # seconds to spend "storing" (to test waiting)
+        self.transactions = 0
+
+    def maildir(self, address: str) -> mailbox.Maildir:
+        return mailbox.Maildir(self.root / address.lower(), create=True)
+
+    def messages(self, address: str) -> list[bytes]:
+        box = self.maildir(address)
+        return [box.get_bytes(key) for key in sorted(box.keys())]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() not in self.users:
+            return f"550 5.1.1 <{address}> User doesn't exist: {address}"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.transactions += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        replies = []
+        for rcpt in envelope.rcpt_tos:
+            self.maildir(rcpt).add(envelope.original_content)
+            replies.append(f"250 2.0.0 <{rcpt}> Saved")
+        return "\r\n".join(replies)        # LMTP: one reply per recipient
+
+
+# --------------------------------------------------------------------------- Dovecot's auth
+
+class AuthPeer:
+    """Dovecot's auth-client protocol, enough of it for PLAIN and LOGIN."""
+
+    def __init__(self, users=USERS, domain: str = "lab.test") -> None:
+        self.users = users
+        self.domain = domain
+        self.requests: list[list[str]] = []     # every AUTH line received, split on TAB
+        self.temp_fail = False                  # answer FAIL code=temp_fail (a broken backend)
+
+    def canonical(self, login: str) -> str:
+        return login.lower() if "@" in login else f"{login.lower()}@{self.domain}"   # auth_default_realm
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def send(*parts: str) -> None:
+            writer.write(("\t".join(parts) + "\n").encode())
+            await writer.drain()
+
+        async def receive() -> list[str]:
+            return (await reader.readuntil(b"\n")).decode().rstrip("\n").split("\t")
+
+        try:
+            await send("VERSION", "1", "2")
+            for mech in ("PLAIN", "LOGIN"):
+                await send("MECH", mech, "plaintext")
+            await send("SPID", "1")
+            await send("CUID", "1")
+            await send("COOKIE", "00" * 16)
+            await send("DONE")
+            while True:
+                parts = await receive()
+                if parts[0] != "AUTH":
+                    continue                     # VERSION, CPID
+                self.requests.append(parts)
+                rid, mech = parts[1], parts[2]
+                params = dict(p.partition("=")[::2] for p in parts[3:])
+                initial = base64.b64decode(params["resp"]) if "resp" in params else None
+
+                async def ask(challenge: bytes) -> bytes:
+                    await send("CONT", rid, base64.b64encode(challenge).decode())
+                    reply = await receive()
+                    assert reply[:2] == ["CONT", rid], reply
+                    return base64.b64decode(reply[2])
+
+                if mech == "PLAIN":
+                    data = initial if initial is not None else await ask(b"")
+                    _, login, password = data.split(b"\0")
+                else:                            # LOGIN
+                    login = initial if initial is not None else await ask(b"Username:")
+                    password = await ask(b"Password:")
+                user = self.canonical(login.decode())
+                if self.temp_fail:
+                    await send("FAIL", rid, f"user={user}", "code=temp_fail")
+                elif self.users.get(user) == password.decode():
+                    await send("OK", rid, f"user={user}")
+                else:
+                    await send("FAIL", rid, f"user={user}")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+# --------------------------------------------------------------------------- all together
+
+class MailLab:
+    """The SMTP server on 127.0.0.1 (three ephemeral ports) with its peers, in a loop thread."""
+
+    def __init__(self, tmp: Path, *, max_size: int = 100_000, lmtp_delay: float = 0.0,
+                 timeout: float = 30.0) -> None:
+        self.tmp = tmp
+        self.ca, cert, key = make_pki(tmp)
+        self.lmtp_path = str(tmp / "lmtp")
+        self.auth_path = str(tmp / "auth")
+        self.mda = MaildirLMTP(tmp / "mail", delay=lmtp_delay)
+        self.auth = AuthPeer()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.log = _Lines()
+        logging.getLogger("mail-smtpd").addHandler(self.log)
+        self.server = MailServer(LMTPDelivery(self.lmtp_path, local_hostname="mail.lab.test", timeout=10),
+                                 DovecotAuth(self.auth_path, timeout=5), tls_context(str(cert), str(key)),
+                                 host="127.0.0.1", ports=(0, 0, 0), max_size=max_size, timeout=timeout)
+        self.peers: list[asyncio.AbstractServer] = []
+        self.run(self._start())
+        self.smtp_port = self.server.addresses["smtp"][1]
+        self.submission_port = self.server.addresses["submission"][1]
+        self.submissions_port = self.server.addresses["submissions"][1]
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.lmtp_server = await loop.create_unix_server(lambda: LMTP(self.mda, hostname="mda.test", loop=loop), self.lmtp_path)
+        self.auth_server = await asyncio.start_unix_server(self.auth, self.auth_path)
+        await self.server.start()
+
+    def run(self, coro, timeout: float = 30.0):
+        """Run *coro* on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def client_tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def stop_lmtp(self) -> None:
+        async def stop():
+            self.lmtp_server.close()
+            await self.lmtp_server.wait_closed()
+            Path(self.lmtp_path).unlink(missing_ok=True)
+        self.run(stop())
+
+    def close(self) -> None:
+        logging.getLogger("mail-smtpd").removeHandler(self.log)
+
+        async def stop():
+            await self.server.stop(grace=5)
+            for server in (self.lmtp_server, self.auth_server):
+                server.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:                       # sessions still open: end them
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+        self.run(stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
