@@ -18,7 +18,8 @@ The commands::
     news-client thread 12 | <message-id>    the whole discussion it belongs to (References)
     news-client post -g lab.test -s SUBJECT [-m TEXT | -f FILE | standard input]
 
-``--user``/``--password`` log in with AUTHINFO (optional on the lab's server);
+``--user``/``--password`` log in with AUTHINFO (optional on the lab's server), after
+``--starttls`` if given (then the password does not cross the network in the clear);
 ``--trace`` prints every command and reply (``nntplib``'s debug output) on stderr.
 (The CAPABILITIES exchange nntplib makes while connecting happens before tracing can start.)
 
@@ -35,6 +36,7 @@ import email.policy
 import email.utils
 import getpass
 import re
+import ssl
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -82,6 +84,9 @@ def connect(args) -> "nntplib.NNTP":
         if args.trace:
             server.set_debuglevel(1)    # from here on nntplib prints *cmd* and *resp* lines,
             server.getwelcome()         # and this prints the greeting it has already read
+        if args.starttls:
+            # the lab's CA is trusted system-wide, so the default context verifies "news"
+            server.starttls(ssl.create_default_context(cafile=args.cafile))
         if args.user:
             server.login(args.user, password, usenetrc=False)
         return server
@@ -272,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("news-client", "Read and post news over NNTP with nntplib.", "news", PORT)
     p.add_argument("--user", default=None, help="log in with AUTHINFO as this user (optional)")
     p.add_argument("--password", default=None, help="the password (asked for if --user is given without it)")
+    p.add_argument("--starttls", action="store_true", help="encrypt the connection with STARTTLS first")
+    p.add_argument("--cafile", default=None, help="trust this CA for --starttls (default: the system's)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     latest = sub.add_parser("latest", help="the chapter's flow: last subjects of a group, then read one")

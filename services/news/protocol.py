@@ -20,27 +20,27 @@ The first digit of a code says how it went: 1 information, 2 done, 3 go on (send
 article), 4 could not do it (try something else), 5 will never work (unknown command,
 bad syntax).  The codes this server uses:
 
-=====  ==============================================  =====  ===============================
- 100   help text follows                                340   send the article
- 101   capability list follows                          400   service not available (goodbye)
- 111   server date and time                             411   no such newsgroup
- 200   service ready, posting allowed                   412   no newsgroup selected
- 201   service ready, posting prohibited                420   current article number invalid
- 202   slave status noted (RFC 977)                     421   no next article
- 205   connection closing                               422   no previous article
- 211   group selected (LISTGROUP: numbers follow)       423   no article with that number
- 215   list follows                                     430   no article with that message-id
- 220   article follows (221 head, 222 body)             440   posting not permitted
- 223   article exists (STAT, NEXT, LAST)                441   posting failed (the reason why)
- 224   overview follows                                 480   authentication required
- 225   headers follow (HDR; XHDR answers 221)           481   authentication failed
- 230   new articles follow                              482   AUTHINFO out of sequence
- 231   new groups follow                                500   unknown command / line too long
- 240   article received OK                              501   syntax error in the arguments
- 281   authentication accepted                          502   not available (IHAVE, 2nd login)
- 381   password required                                503   feature not supported
-                                                        403   internal fault (cannot read it)
-=====  ==============================================  =====  ===============================
+=====  =========================================  =====  ==================================
+ 100   help text follows                           382   go ahead with TLS (STARTTLS)
+ 101   capability list follows                     400   service not available (goodbye)
+ 111   server date and time                        403   internal fault
+ 200   service ready, posting allowed              411   no such newsgroup
+ 201   service ready, posting prohibited           412   no newsgroup selected
+ 202   slave status noted (RFC 977)                420   current article number invalid
+ 205   connection closing                          421   no next article
+ 211   group selected (LISTGROUP: list follows)    422   no previous article
+ 215   list follows                                423   no article with that number
+ 220   article follows (221 head, 222 body)        430   no article with that message-id
+ 223   article exists (STAT, NEXT, LAST)           440   posting not permitted
+ 224   overview follows                            441   posting failed (and why)
+ 225   headers follow (HDR; XHDR answers 221)      480   authentication required
+ 230   new articles follow                         481   authentication failed
+ 231   new groups follow                           482   AUTHINFO out of sequence
+ 240   article received OK                         500   unknown command, line too long
+ 281   authentication accepted                     501   syntax error in the arguments
+ 340   send the article                            502   not available (IHAVE, 2nd login)
+ 381   password required                           503   feature not supported
+=====  =========================================  =====  ==================================
 
 :class:`NNTPHandler` is a ``socketserver.StreamRequestHandler``: one instance per
 connection, one ``do_<COMMAND>`` method per command, like
@@ -54,6 +54,7 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
+import ssl
 import uuid
 from datetime import datetime, timezone
 
@@ -84,6 +85,7 @@ Commands (case does not matter; [ ] is optional):
   HDR|XHDR field [range|<message-id>]   one header of many articles
   POST                         send an article, end it with a line holding "."
   DATE                         the server's time (UTC)
+  STARTTLS                     encrypt the connection (when the server has a certificate)
   HELP                         this text
   QUIT                         say goodbye
 A range is N, N- (N and after) or N-M.  A wildmat is like comp.*,!comp.lang.*"""
@@ -106,11 +108,12 @@ class NNTPHandler(socketserver.StreamRequestHandler):
     """One reader's session.  The server (``self.server``) provides:
 
     ``spool`` (the articles), ``accounts`` (``{user: password}``), ``path_host``,
-    ``idle_timeout``, ``max_article`` (octets) and ``require_auth`` (reading needs a login).
+    ``idle_timeout``, ``max_article`` (octets), ``require_auth`` (reading needs a login)
+    and ``tls_context`` (an ``ssl.SSLContext`` for STARTTLS, or None).
     """
 
     # Commands a reader may use before logging in when the server requires it.
-    before_auth = {"CAPABILITIES", "AUTHINFO", "HELP", "QUIT", "MODE", "DATE"}
+    before_auth = {"CAPABILITIES", "AUTHINFO", "HELP", "QUIT", "MODE", "DATE", "STARTTLS"}
 
     def setup(self) -> None:
         self.timeout = self.server.idle_timeout     # StreamRequestHandler applies it to the socket
@@ -121,6 +124,7 @@ class NNTPHandler(socketserver.StreamRequestHandler):
         self.current: int | None = None             # the current article number in it
         self.user: str | None = None                # who has logged in
         self.pending_user: str | None = None        # AUTHINFO USER given, PASS expected
+        self.tls = False                            # STARTTLS done
 
     # ------------------------------------------------------------------ the session
 
@@ -208,7 +212,7 @@ class NNTPHandler(socketserver.StreamRequestHandler):
         return line
 
     def reply(self, code: int, text: str) -> None:
-        self.wfile.write(f"{code} {text}".encode("utf-8", "surrogateescape") + CRLF)
+        self.connection.sendall(f"{code} {text}".encode("utf-8", "surrogateescape") + CRLF)
 
     def reply_quietly(self, code: int, text: str) -> None:
         try:
@@ -224,7 +228,7 @@ class NNTPHandler(socketserver.StreamRequestHandler):
                 line = line.encode("utf-8", "surrogateescape")
             out.append(b"." + line if line.startswith(b".") else line)
         out.append(b".")
-        self.wfile.write(CRLF.join(out) + CRLF)
+        self.connection.sendall(CRLF.join(out) + CRLF)
 
     # ------------------------------------------------------------------ helpers
 
@@ -319,6 +323,8 @@ class NNTPHandler(socketserver.StreamRequestHandler):
         if self.posting_allowed():
             caps.append("POST")
         caps += ["NEWNEWS", "LIST ACTIVE NEWSGROUPS OVERVIEW.FMT HEADERS", "OVER MSGID", "HDR"]
+        if self.server.tls_context is not None and not self.tls and self.user is None:
+            caps.append("STARTTLS")
         if self.user is None:
             caps.append("AUTHINFO USER")
         caps.append("IMPLEMENTATION socklab news server")
@@ -349,6 +355,30 @@ class NNTPHandler(socketserver.StreamRequestHandler):
 
     def do_IHAVE(self, args):
         raise Reply(502, "Transit service not offered: this is a reader server, use POST")
+
+    def do_STARTTLS(self, args):
+        """Switch this connection to TLS (RFC 4642), with the host's certificate.
+
+        After ``382`` both sides do the TLS handshake on the same socket; from then on
+        every byte is encrypted.  What the server knew of the session is forgotten, since
+        it was said in the clear, where anyone could have changed it.
+        """
+        if args:
+            raise Reply(501, "Syntax error: STARTTLS takes no arguments")
+        if self.server.tls_context is None:
+            raise Reply(502, "STARTTLS is not available: the server has no certificate")
+        if self.tls or self.user is not None:
+            raise Reply(502, "STARTTLS is not possible now (already TLS, or already logged in)")
+        self.reply(382, "Continue with TLS negotiation")
+        try:
+            self.connection = self.server.tls_context.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            self.log.info("%s: TLS handshake failed: %s", self.who, exc)
+            return False
+        self.rfile = self.connection.makefile("rb")
+        self.tls = True
+        self.group, self.current, self.pending_user = None, None, None
+        self.log.info("%s: TLS is on (%s)", self.who, self.connection.version())
 
     def do_AUTHINFO(self, args):
         """AUTHINFO USER name, then AUTHINFO PASS password (RFC 4643)."""

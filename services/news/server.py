@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import signal
 import socketserver
+import ssl
 import sys
 import threading
 from pathlib import Path
@@ -45,6 +46,7 @@ class NewsServer(socketserver.ThreadingTCPServer):
     :param max_clients: readers at once; one more gets ``400`` and is disconnected.
     :param max_article: the largest article ``POST`` accepts, in octets.
     :param require_auth: if true, only a logged-in reader may read or post (``480``).
+    :param tls_context: a server-side ``ssl.SSLContext``; readers may then use STARTTLS.
     """
 
     allow_reuse_address = True      # a restarted server can bind its port at once
@@ -54,13 +56,14 @@ class NewsServer(socketserver.ThreadingTCPServer):
     def __init__(self, address, spool: Spool, *, accounts: dict[str, str] | None = None,
                  path_host: str = "news.lab.test", idle_timeout: float = 180.0,
                  max_clients: int = 64, max_article: int = 1_000_000, require_auth: bool = False,
-                 handler=NNTPHandler) -> None:
+                 tls_context: ssl.SSLContext | None = None, handler=NNTPHandler) -> None:
         self.spool = spool
         self.accounts = dict(accounts or {})
         self.path_host = path_host
         self.idle_timeout = idle_timeout
         self.max_article = max_article
         self.require_auth = require_auth
+        self.tls_context = tls_context
         self.log = setup("news-server")
         self._slots = threading.BoundedSemaphore(max_clients)
         super().__init__(address, handler)
@@ -109,6 +112,14 @@ def open_spool(path: str | Path, *, path_host: str = "news.lab.test", seed_new: 
     return spool
 
 
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server-side TLS context with the host's certificate and key (TLS 1.2 or later)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -129,18 +140,25 @@ def main(argv=None) -> int:
     p.add_argument("--auth-required", action="store_true",
                    help="only logged-in readers may read or post (default: anyone may)")
     p.add_argument("--no-seed", action="store_true", help="do not fill a new spool with the lab's groups")
+    p.add_argument("--tls-cert", default=None, metavar="PEM",
+                   help="certificate for STARTTLS (the lab: /etc/socklab/tls/news.crt); without it, no TLS")
+    p.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key")
     args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
 
     log = setup("news-server")
     accounts = {env("NEWS_USER", "student"): env("NEWS_PASSWORD", "password")}
     spool = open_spool(args.spool, path_host=args.path_host, seed_new=not args.no_seed)
+    context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     # docker stop sends SIGTERM: leave serve_forever() the same way Ctrl-C does
     signal.signal(signal.SIGTERM, _stop)
     with NewsServer((args.host, args.port), spool, accounts=accounts, path_host=args.path_host,
                     idle_timeout=args.idle_timeout, max_clients=args.max_clients,
-                    max_article=args.max_article, require_auth=args.auth_required) as server:
-        log.info("NNTP server on %s, spool %s, accounts: %s", server.server_address, spool.root,
-                 ", ".join(accounts))
+                    max_article=args.max_article, require_auth=args.auth_required,
+                    tls_context=context) as server:
+        log.info("NNTP server on %s, spool %s, accounts: %s, STARTTLS: %s", server.server_address,
+                 spool.root, ", ".join(accounts), "yes" if context else "no")
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -6,10 +6,11 @@ import io
 import socket
 
 import pytest
-from newslab import article_bytes, news, nntplib, seeded_spool, spool_dir  # noqa: F401
+from newslab import RunningServer, certificate, news, nntplib, seeded_spool, spool_dir  # noqa: F401
 
 from socklab.clients import news_client
 from socklab.services.news.seed import articles
+from socklab.services.news.server import tls_context
 
 CLP_SEED = [a for _, a in articles() if a.get("Newsgroups") == "comp.lang.python"]
 
@@ -160,3 +161,18 @@ def test_help(capsys):
     out = capsys.readouterr().out
     for command in ("latest", "groups", "read", "thread", "post", "--trace"):
         assert command in out
+
+
+def test_starttls_then_login(spool_dir, certificate, capsys):
+    cert, key = certificate
+    server = RunningServer(spool_dir, tls_context=tls_context(str(cert), str(key)))
+    try:
+        code, out, err = run(server, capsys, "--trace", "--starttls", "--cafile", str(cert),
+                             "--user", "student", "--password", "password", "groups", "lab.test")
+        assert code == 0, err
+        assert out.split()[0] == "lab.test"
+        assert err.index("*cmd* 'STARTTLS'") < err.index("*cmd* 'authinfo user student'")
+        code, out, err = run(server, capsys, "--starttls", "groups")     # the test CA is not trusted
+        assert code == 1 and "not trusted" in err and err.count("\n") == 1
+    finally:
+        server.stop()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime
 import io
+import ssl
 import time
 from email.utils import parsedate_to_datetime
 
 import pytest
-from newslab import ACCOUNTS, RunningServer, article_bytes, news, nntplib, seeded_spool, spool_dir  # noqa: F401
+from newslab import (ACCOUNTS, RunningServer, article_bytes, certificate, news, nntplib,  # noqa: F401
+                     seeded_spool, spool_dir)
 
 from socklab.services.news.article import Article
 from socklab.services.news.seed import articles as seed_articles
+from socklab.services.news.server import tls_context
 
 CLP = "comp.lang.python"
 SEED = [a for _, a in seed_articles()]
@@ -354,9 +357,38 @@ def test_slave_ihave_starttls_and_quit(news):
     assert s.slave().startswith("202")
     with pytest.raises(nntplib.NNTPPermanentError, match="^502"):
         s.ihave("<x@lab.test>", article_bytes())
-    with pytest.raises(nntplib.NNTPPermanentError, match="^500"):
+    assert "STARTTLS" not in s.getcapabilities()
+    with pytest.raises(nntplib.NNTPPermanentError, match="^502"):
         s.starttls()                                 # no certificate configured here
     assert s.quit().startswith("205")
+
+
+def test_starttls(spool_dir, certificate):
+    cert, key = certificate
+    server = RunningServer(spool_dir, tls_context=tls_context(str(cert), str(key)))
+    try:
+        with server.nntp() as s:
+            assert "STARTTLS" in s.getcapabilities()
+            s.group(CLP)
+            s.starttls(ssl.create_default_context(cafile=str(cert)))
+            assert s.sock.version() in ("TLSv1.2", "TLSv1.3")
+            assert "STARTTLS" not in s.getcapabilities()    # asked again after the switch
+            s.login("student", "password")                 # the password travels encrypted
+            with pytest.raises(nntplib.NNTPTemporaryError, match="^412"):
+                s.stat()                                    # the group chosen in the clear is forgotten
+            assert s.group(CLP)[1] == len(CLP_SEED)
+        s = server.nntp()
+        with pytest.raises(ssl.SSLCertVerificationError):
+            s.starttls(ssl.create_default_context())        # a CA the client does not trust
+        s.sock.close()
+        with server.nntp(user="student", password="password") as s:
+            with pytest.raises(nntplib.NNTPPermanentError, match="^502"):
+                s._shortcmd("STARTTLS")                      # not after logging in
+        assert server.raw().cmd("STARTTLS now").startswith(b"501")
+        with server.nntp() as s:                            # and the server still serves
+            assert s.group(CLP)[1] == len(CLP_SEED)
+    finally:
+        server.stop()
 
 
 def test_debug_output(news, capsys):
