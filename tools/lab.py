@@ -40,8 +40,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "compose.yaml"
-BASE_IMAGE = "socklab/base:bookworm"
-LAB_IMAGE = "socklab/lab:latest"
+# SOCKLAB_BASE_IMAGE / SOCKLAB_LAB_IMAGE name other images, e.g. for a cold build beside
+# the usual ones (tools/bench.py measures `make lab` from nothing that way)
+BASE_IMAGE = os.environ.get("SOCKLAB_BASE_IMAGE") or "socklab/base:bookworm"
+LAB_IMAGE = os.environ.get("SOCKLAB_LAB_IMAGE") or "socklab/lab:latest"
 PACKAGES = ROOT / "images" / "base" / "packages.txt"
 PKI = ROOT / "pki"      # the lab CA (ca.crt, ca.key) and hosts/<host>.{crt,key}; never committed
 DEBIAN_MIRRORS = [
@@ -136,6 +138,7 @@ def compose_env(lab: str) -> dict[str, str]:
     env = dict(os.environ)
     env["LAB_PORT_PREFIX"] = str(port_prefix(lab))
     env["COMPOSE_PROJECT_NAME"] = project_name(lab)
+    env["SOCKLAB_LAB_IMAGE"] = LAB_IMAGE
     return env
 
 
@@ -173,8 +176,8 @@ def image_label(image: str, label: str) -> str | None:
     return res.stdout.strip() if res.returncode == 0 else None
 
 
-def package_list() -> list[str]:
-    return [line.strip() for line in PACKAGES.read_text().splitlines()
+def package_list(path: Path = PACKAGES) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines()
             if line.strip() and not line.lstrip().startswith("#")]
 
 
@@ -189,40 +192,45 @@ def registry_answers() -> bool:
         return False
 
 
-def build_base() -> None:
-    want = digest(["images/base"])
-    if image_label(BASE_IMAGE, "socklab.base") == want:
+def build_base(image: str = BASE_IMAGE, folder: str = "images/base") -> None:
+    """Build *image* from the Debian packages in *folder*/packages.txt (+ its Dockerfile).
+
+    The lab's base by default; tools/bench.py builds its peers image (images/peers) so too.
+    """
+    want = digest([folder])
+    if image_label(image, "socklab.base") == want:
         return
     how = os.environ.get("SOCKLAB_BASE_FROM") or ("registry" if registry_answers() else "mmdebstrap")
     started = time.monotonic()
     if how == "registry":
-        say(f"building {BASE_IMAGE} FROM debian:bookworm-slim ...")
-        docker_build(["--label", f"socklab.base={want}", "-t", BASE_IMAGE, str(ROOT / "images" / "base")])
+        say(f"building {image} FROM debian:bookworm-slim ...")
+        docker_build(["--label", f"socklab.base={want}", "-t", image, str(ROOT / folder)])
     elif how == "mmdebstrap":
         if not shutil.which("mmdebstrap"):
             raise LabError("no registry answers, so the base image is built from Debian's packages with "
                            "mmdebstrap, which is not installed.\nOn Debian or Ubuntu, as root: "
                            "apt-get install -y mmdebstrap   (then run `make lab` again)")
-        say(f"no registry: building {BASE_IMAGE} with mmdebstrap from Debian's packages ...")
+        say(f"no registry: building {image} with mmdebstrap from Debian's packages ...")
         debstrap = subprocess.Popen(
             ["mmdebstrap", "--variant=minbase", "--quiet",
              "--aptopt=APT::Install-Recommends \"false\"",
              # what the slim image's apt-get clean leaves: no caches, no lists
              "--customize-hook=chroot \"$1\" apt-get clean",
              "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/*",
-             "--include=" + ",".join(package_list()), "bookworm", "-", *DEBIAN_MIRRORS],
+             "--include=" + ",".join(package_list(ROOT / folder / "packages.txt")), "bookworm", "-",
+             *DEBIAN_MIRRORS],
             stdout=subprocess.PIPE)
         imported = subprocess.run(
             ["docker", "import", "--change", f"LABEL socklab.base={want}",
              "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "--change", "CMD [\"bash\"]", "-", BASE_IMAGE],
+             "--change", "CMD [\"bash\"]", "-", image],
             stdin=debstrap.stdout, stdout=subprocess.DEVNULL)
         debstrap.stdout.close()
         if debstrap.wait() != 0 or imported.returncode != 0:
             raise LabError("building the base image with mmdebstrap failed (see the messages above).")
     else:
         raise LabError("SOCKLAB_BASE_FROM must be 'registry' or 'mmdebstrap'.")
-    say(f"built {BASE_IMAGE} in {time.monotonic() - started:.0f} s")
+    say(f"built {image} in {time.monotonic() - started:.0f} s")
 
 
 def build_pki(hosts: list[str]) -> None:
@@ -247,7 +255,8 @@ def build_lab() -> None:
         return
     say(f"building {LAB_IMAGE} ...")
     started = time.monotonic()
-    docker_build(["-f", "images/lab/Dockerfile", "--label", f"socklab.inputs={want}", "-t", LAB_IMAGE, "."])
+    docker_build(["-f", "images/lab/Dockerfile", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
+                  "--label", f"socklab.inputs={want}", "-t", LAB_IMAGE, "."])
     say(f"built {LAB_IMAGE} in {time.monotonic() - started:.0f} s")
     # the image it replaced, now nameless, is of no use to anyone
     subprocess.run(["docker", "image", "prune", "--force", "--filter", "label=socklab.inputs"],
