@@ -174,7 +174,9 @@ class Topology:
     def __init__(self) -> None:
         self.id = uuid.uuid4().hex[:8]
         self.port_prefix = _free_prefix()
-        self.env = {**os.environ, "LAB_PORT_PREFIX": str(self.port_prefix)}
+        self.tools = load_tools_lab()
+        self.env = {**os.environ, "LAB_PORT_PREFIX": str(self.port_prefix),
+                    "SOCKLAB_LAB_IMAGE": self.tools.LAB_IMAGE}
         self.services = load_services(self.env)
         self.docker = docker.from_env()
         self.network: Network | None = None
@@ -185,7 +187,7 @@ class Topology:
     # -- starting
 
     def up(self) -> "Topology":
-        load_tools_lab().build(hosts=list(self.services))
+        self.tools.build(hosts=list(self.services))
         self.network = Network(docker_network_kw={"labels": {"socklab.test": self.id}}).create()
         for name in self._start_order():
             self.containers[name] = self._container(name, self.services[name]).start()

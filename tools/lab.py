@@ -18,7 +18,7 @@ The images, with no registry needed:
 * ``socklab/base:bookworm`` -- Debian bookworm with ``images/base/packages.txt``, built
   ``FROM debian:bookworm-slim`` where a registry answers, else by ``mmdebstrap | docker
   import``.  Both honour the same list, so both give the same packages.
-* ``socklab/lab:latest`` -- socklab installed on the base without any network access
+* ``socklab/lab:<checkout>`` -- socklab installed on the base without any network access
   (``images/lab/Dockerfile``), plus the lab certificate authority and host certificates.
 
 Each image carries a label with a hash of what it was built from; when that still matches,
@@ -43,7 +43,10 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 # SOCKLAB_BASE_IMAGE / SOCKLAB_LAB_IMAGE name other images, e.g. for a cold build beside
 # the usual ones (tools/bench.py measures `make lab` from nothing that way)
 BASE_IMAGE = os.environ.get("SOCKLAB_BASE_IMAGE") or "socklab/base:bookworm"
-LAB_IMAGE = os.environ.get("SOCKLAB_LAB_IMAGE") or "socklab/lab:latest"
+# The lab image is tagged per checkout: two clones on one machine (each with its own lab
+# CA in pki/) never overwrite each other's image.
+LAB_IMAGE = (os.environ.get("SOCKLAB_LAB_IMAGE")
+             or "socklab/lab:" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:12])
 PACKAGES = ROOT / "images" / "base" / "packages.txt"
 PKI = ROOT / "pki"      # the lab CA (ca.crt, ca.key) and hosts/<host>.{crt,key}; never committed
 DEBIAN_MIRRORS = [
@@ -257,6 +260,9 @@ def build_lab() -> None:
     started = time.monotonic()
     docker_build(["-f", "images/lab/Dockerfile", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
                   "--label", f"socklab.inputs={want}", "-t", LAB_IMAGE, "."])
+    if "SOCKLAB_LAB_IMAGE" not in os.environ:
+        # also as socklab/lab:latest, which compose.yaml names when used without tools/lab.py
+        run(["docker", "tag", LAB_IMAGE, "socklab/lab:latest"])
     say(f"built {LAB_IMAGE} in {time.monotonic() - started:.0f} s")
     # the image it replaced, now nameless, is of no use to anyone
     subprocess.run(["docker", "image", "prune", "--force", "--filter", "label=socklab.inputs"],
