@@ -314,7 +314,8 @@ def lab_map(lab: str) -> str:
         labels = c["Config"]["Labels"]
         name = labels.get("com.docker.compose.service", c["Name"].lstrip("/"))
         published = []
-        for inner, binds in sorted((c["NetworkSettings"].get("Ports") or {}).items()):
+        ports = (c["NetworkSettings"].get("Ports") or {}).items()
+        for inner, binds in sorted(ports, key=lambda p: (int(p[0].split("/")[0]), p[0])):
             for b in binds or []:
                 published.append(f"{b['HostIp']}:{b['HostPort']}->{inner}")
         rows.append((name, labels.get("socklab.about", ""), labels.get("socklab.accounts", ""),
