@@ -130,10 +130,10 @@ class NNTPHandler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.log.info("%s connected", self.who)
-        posting = "posting allowed" if self.posting_allowed() else "posting prohibited"
-        code = 200 if self.posting_allowed() else 201
+        allowed = self.posting_allowed()
         try:
-            self.reply(code, f"{self.server.path_host} socklab news server ready ({posting})")
+            self.reply(200 if allowed else 201, f"{self.server.path_host} socklab news server ready "
+                       f"(posting {'allowed' if allowed else 'prohibited'})")
             while True:
                 try:
                     line = self.read_line(MAX_COMMAND)
@@ -163,10 +163,12 @@ class NNTPHandler(socketserver.StreamRequestHandler):
         keyword = words[0].upper()
         method = getattr(self, f"do_{keyword}", None) if keyword.isascii() and keyword.isalpha() else None
         if method is None:
-            self.reply(500, f"Unknown command {shown(words[0].encode('utf-8', 'surrogateescape'), 20)}")
+            name = words[0] if words[0].isascii() and words[0].isprintable() else ascii(words[0])
+            self.reply(500, f"Unknown command {name[:40]}")
             return True
         try:
-            if any(ch < " " or "\udc80" <= ch <= "\udcff" for ch in text.rstrip("\r\n")):
+            # arguments are UTF-8 text, separated by spaces or TABs (RFC 3977, section 3.1)
+            if any((ch < " " and ch != "\t") or "\udc80" <= ch <= "\udcff" for ch in text):
                 raise Reply(501, "Syntax error: control characters or bytes that are not UTF-8")
             if self.server.require_auth and self.user is None and keyword not in self.before_auth:
                 raise Reply(480, "Authentication required (AUTHINFO USER, then AUTHINFO PASS)")

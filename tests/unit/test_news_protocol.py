@@ -32,7 +32,8 @@ def test_greeting_and_quit(news):
     assert raw.line() == b""                      # the server closed the connection
 
 
-@pytest.mark.parametrize("command", ["group comp.lang.python", "GROUP comp.lang.python", "GrOuP comp.lang.python"])
+@pytest.mark.parametrize("command", ["group comp.lang.python", "GROUP comp.lang.python", "GrOuP comp.lang.python",
+                                     "GROUP\tcomp.lang.python", "  GROUP   comp.lang.python  "])
 def test_commands_are_case_insensitive(news, command):
     raw = news.raw()
     assert raw.cmd(command).startswith(b"211 ")
@@ -82,6 +83,8 @@ def test_error_codes(news, command, expected):
     raw = news.raw()
     reply = raw.cmd(command)
     assert code(reply) == expected, reply
+    if expected == 500 and command:
+        assert reply == f"500 Unknown command {command}".encode()
     assert raw.cmd("DATE").startswith(b"111 ")    # and the session goes on
 
 
