@@ -50,6 +50,7 @@ class NewsServer(socketserver.ThreadingTCPServer):
     """
 
     allow_reuse_address = True      # a restarted server can bind its port at once
+    request_queue_size = 64         # the listen() backlog: room for a classroom connecting at once
     daemon_threads = True           # reader threads do not keep the process alive
     block_on_close = False
 

@@ -124,7 +124,7 @@ def test_many_readers_while_one_sits_silent(lab):
 
     def reader() -> None:
         try:
-            with nntplib.NNTP("127.0.0.1", port, timeout=20) as s:
+            with nntplib.NNTP("127.0.0.1", port, timeout=60) as s:
                 _, count, first, last, _ = s.group("comp.lang.python")
                 _, subjects = s.xhdr("subject", f"{first}-{last}")
                 assert len(subjects) == count
