@@ -42,7 +42,7 @@ bad syntax).  The codes this server uses:
  381   password required                           503   feature not supported
 =====  =========================================  =====  ==================================
 
-:class:`NNTPHandler` is a ``socketserver.StreamRequestHandler``: one instance per
+:class:`NNTPHandler` is a ``socketserver.BaseRequestHandler``: one instance per
 connection, one ``do_<COMMAND>`` method per command, like
 ``http.server.BaseHTTPRequestHandler``.  It keeps the session's state -- the selected
 group, the current article number, who has logged in -- and asks the server's
@@ -55,6 +55,7 @@ import re
 import socket
 import socketserver
 import ssl
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -104,11 +105,50 @@ class TooLong(Exception):
     """A line exceeded its limit (its end has already been read and thrown away)."""
 
 
-class NNTPHandler(socketserver.StreamRequestHandler):
+class LineReader:
+    """Lines from a socket, each of which must arrive complete before a deadline.
+
+    ``sock.makefile().readline()`` with a socket timeout only limits the wait for each
+    ``recv``: a client that sends one byte every minute would keep a line open forever.
+    Here the timeout is for the whole line, so slow clients are dropped as surely as
+    silent ones.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def readline(self, limit: int, timeout: float) -> bytes:
+        """Up to *limit* octets, ending with LF unless the line is longer (or input ended).
+
+        :raises TimeoutError: the line was not complete within *timeout* seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            end = self.buffer.find(b"\n", 0, limit)
+            if end >= 0 or len(self.buffer) >= limit:
+                size = end + 1 if end >= 0 else limit
+                line = bytes(self.buffer[:size])
+                del self.buffer[:size]
+                return line
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("line not complete in time")
+            self.sock.settimeout(remaining)
+            data = self.sock.recv(65536)
+            if not data:                                # end of input
+                line = bytes(self.buffer)
+                self.buffer.clear()
+                return line
+            self.buffer += data
+
+
+class NNTPHandler(socketserver.BaseRequestHandler):
     """One reader's session.  The server (``self.server``) provides:
 
     ``spool`` (the articles), ``accounts`` (``{user: password}``), ``path_host``,
-    ``idle_timeout``, ``max_article`` (octets), ``require_auth`` (reading needs a login)
+    ``idle_timeout`` (seconds to send a command line), ``post_timeout`` (seconds to send
+    a whole article), ``max_article`` (octets), ``require_auth`` (reading needs a login)
     and ``tls_context`` (an ``ssl.SSLContext`` for STARTTLS, or None).
     """
 
@@ -116,8 +156,9 @@ class NNTPHandler(socketserver.StreamRequestHandler):
     before_auth = {"CAPABILITIES", "AUTHINFO", "HELP", "QUIT", "MODE", "DATE", "STARTTLS"}
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout     # StreamRequestHandler applies it to the socket
-        super().setup()
+        self.connection = self.request
+        self.reader = LineReader(self.connection)
+        self.timeout = self.server.idle_timeout
         self.log = self.server.log
         self.who = f"{self.client_address[0]}:{self.client_address[1]}" if self.client_address else "client"
         self.group: Group | None = None            # the selected newsgroup
@@ -136,7 +177,7 @@ class NNTPHandler(socketserver.StreamRequestHandler):
                        f"(posting {'allowed' if allowed else 'prohibited'})")
             while True:
                 try:
-                    line = self.read_line(MAX_COMMAND)
+                    line = self.read_line(MAX_COMMAND, self.timeout)
                 except TooLong:
                     self.log.info("%s sent a command line over %d octets", self.who, MAX_COMMAND)
                     self.reply(500, f"Line too long (at most {MAX_COMMAND} octets)")
@@ -147,8 +188,8 @@ class NNTPHandler(socketserver.StreamRequestHandler):
                 if not self.dispatch(line):
                     return
         except socket.timeout:
-            self.log.info("%s idle for %g s; dropped", self.who, self.timeout)
-            self.reply_quietly(400, f"Idle for {self.timeout:g} seconds, closing connection")
+            self.log.info("%s too slow or silent for %g s; dropped", self.who, self.timeout)
+            self.reply_quietly(400, f"Timeout: nothing complete in {self.timeout:g} seconds, closing connection")
         except OSError as exc:
             self.log.info("%s went away: %s", self.who, exc.strerror or exc)
 
@@ -192,18 +233,19 @@ class NNTPHandler(socketserver.StreamRequestHandler):
 
     # ------------------------------------------------------------------ reading and writing
 
-    def read_line(self, limit: int) -> bytes | None:
+    def read_line(self, limit: int, timeout: float) -> bytes | None:
         """One line without its CRLF (a bare LF is accepted too); None at end of input.
 
         :raises TooLong: the line was longer than *limit* octets (CRLF included); the
             rest of it has been read and dropped, so the next line starts fresh.
+        :raises TimeoutError: the line did not arrive within *timeout* seconds.
         """
-        line = self.rfile.readline(limit + 1)
+        line = self.reader.readline(limit + 1, timeout)
         if not line:
             return None
         if len(line) > limit and not line.endswith(b"\n"):
             while True:                                 # drop the rest, a bounded chunk at a time
-                rest = self.rfile.readline(65536)
+                rest = self.reader.readline(65536, timeout)
                 if not rest or rest.endswith(b"\n"):
                     break
             raise TooLong()
@@ -377,7 +419,7 @@ class NNTPHandler(socketserver.StreamRequestHandler):
         except (ssl.SSLError, OSError) as exc:
             self.log.info("%s: TLS handshake failed: %s", self.who, exc)
             return False
-        self.rfile = self.connection.makefile("rb")
+        self.reader = LineReader(self.connection)
         self.tls = True
         self.group, self.current, self.pending_user = None, None, None
         self.log.info("%s: TLS is on (%s)", self.who, self.connection.version())
@@ -613,7 +655,12 @@ class NNTPHandler(socketserver.StreamRequestHandler):
         self.reply(340, "Send article to be posted. End with <CR-LF>.<CR-LF>")
         lines, problem = self.read_article()
         if lines is None:
-            self.log.info("%s went away in the middle of an article; nothing stored", self.who)
+            if problem == "timeout":
+                self.log.info("%s too slow sending an article; dropped, nothing stored", self.who)
+                self.reply_quietly(400, f"Timeout: the article was not complete in time "
+                                        f"({self.server.post_timeout:g} s at most, {self.timeout:g} s per line)")
+            else:
+                self.log.info("%s went away in the middle of an article; nothing stored", self.who)
             return False
         if problem:
             raise Reply(441, f"Posting failed: {problem}")
@@ -631,20 +678,26 @@ class NNTPHandler(socketserver.StreamRequestHandler):
     def read_article(self):
         """Read a posted article up to the ``.`` line; undo dot-stuffing.
 
-        Returns ``(lines, problem)``: lines None if the client vanished, problem a
-        reason to refuse (too big, a line too long) -- the article is still read to its
-        end, so the conversation stays in step.
+        Returns ``(lines, problem)``: problem is a reason to refuse (too big, a line too
+        long) -- the article is still read to its end, so the conversation stays in step.
+        Lines is None when the client vanished (problem ``"gone"``) or was too slow
+        (``"timeout"``): the whole article must arrive within the server's
+        ``post_timeout``, and every line within its ``idle_timeout``.
         """
         limit = self.server.max_article
+        deadline = time.monotonic() + self.server.post_timeout
         lines, size, problem = [], 0, None
         while True:
             try:
-                line = self.read_line(2 + 998 + 1)      # one dot of stuffing allowed on top
+                wait = min(self.timeout, deadline - time.monotonic())
+                line = self.read_line(2 + 998 + 1, wait)        # one dot of stuffing allowed on top
             except TooLong:
                 problem = problem or "a line is longer than 998 octets"
                 continue
+            except TimeoutError:
+                return None, "timeout"
             if line is None:
-                return None, None
+                return None, "gone"
             if line == b".":
                 return lines, problem
             if line.startswith(b"."):

@@ -42,7 +42,9 @@ class NewsServer(socketserver.ThreadingTCPServer):
     :param spool: the :class:`Spool` with the groups and articles.
     :param accounts: ``{user: password}`` for AUTHINFO.
     :param path_host: the server's name in greetings, ``Path``, ``Xref`` and message-ids.
-    :param idle_timeout: seconds a reader may stay silent before it is disconnected.
+    :param idle_timeout: seconds a reader has to send a command line (silent or slow
+        readers are disconnected).
+    :param post_timeout: seconds a reader has to send a whole article after ``POST``.
     :param max_clients: readers at once; one more gets ``400`` and is disconnected.
     :param max_article: the largest article ``POST`` accepts, in octets.
     :param require_auth: if true, only a logged-in reader may read or post (``480``).
@@ -55,13 +57,14 @@ class NewsServer(socketserver.ThreadingTCPServer):
     block_on_close = False
 
     def __init__(self, address, spool: Spool, *, accounts: dict[str, str] | None = None,
-                 path_host: str = "news.lab.test", idle_timeout: float = 180.0,
+                 path_host: str = "news.lab.test", idle_timeout: float = 180.0, post_timeout: float = 600.0,
                  max_clients: int = 64, max_article: int = 1_000_000, require_auth: bool = False,
                  tls_context: ssl.SSLContext | None = None, handler=NNTPHandler) -> None:
         self.spool = spool
         self.accounts = dict(accounts or {})
         self.path_host = path_host
         self.idle_timeout = idle_timeout
+        self.post_timeout = post_timeout
         self.max_article = max_article
         self.require_auth = require_auth
         self.tls_context = tls_context
@@ -134,7 +137,10 @@ def main(argv=None) -> int:
     p.add_argument("--path-host", default=env("NEWS_PATH_HOST", "news.lab.test"),
                    help="the server's name in Path, Xref and message-ids (default: news.lab.test)")
     p.add_argument("--idle-timeout", type=float, default=180.0, metavar="SECONDS",
-                   help="disconnect a reader silent for this long (default: 180, RFC 3977's minimum)")
+                   help="time to send a command line; a silent or slower reader is disconnected "
+                        "(default: 180, RFC 3977's minimum)")
+    p.add_argument("--post-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="time to send a whole article after POST (default: 600)")
     p.add_argument("--max-clients", type=int, default=64, help="readers at once (default: 64)")
     p.add_argument("--max-article", type=int, default=1_000_000, metavar="OCTETS",
                    help="largest article POST accepts (default: 1000000)")
@@ -155,7 +161,8 @@ def main(argv=None) -> int:
     # docker stop sends SIGTERM: leave serve_forever() the same way Ctrl-C does
     signal.signal(signal.SIGTERM, _stop)
     with NewsServer((args.host, args.port), spool, accounts=accounts, path_host=args.path_host,
-                    idle_timeout=args.idle_timeout, max_clients=args.max_clients,
+                    idle_timeout=args.idle_timeout, post_timeout=args.post_timeout,
+                    max_clients=args.max_clients,
                     max_article=args.max_article, require_auth=args.auth_required,
                     tls_context=context) as server:
         log.info("NNTP server on %s, spool %s, accounts: %s, STARTTLS: %s", server.server_address,

@@ -8,8 +8,6 @@ import socket
 import threading
 import warnings
 
-import pytest
-
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import nntplib

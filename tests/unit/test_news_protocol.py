@@ -308,3 +308,47 @@ def test_the_log_never_shows_a_password(news):
     log = "".join(news.log_lines())
     assert "AUTHINFO USER student" in log
     assert "AUTHINFO PASS ********" in log and "PASS password" not in log
+
+
+def test_a_trickling_client_is_dropped_like_a_silent_one(spool_dir):
+    """One byte every 0.3 s never lets a recv() time out; the whole line must still arrive in time."""
+    server = RunningServer(spool_dir, idle_timeout=1.0)
+    try:
+        slow = server.raw()
+        started = time.monotonic()
+        for byte in b"GROUP comp.lang.python\r\n":
+            try:
+                slow.send(bytes([byte]))
+            except OSError:                              # already dropped
+                break
+            time.sleep(0.3)
+            if time.monotonic() - started > 2.5:
+                break
+        reply = slow.line()
+        assert reply.startswith(b"400 Timeout"), reply
+        assert time.monotonic() - started < 5
+        still_serving(server)
+    finally:
+        server.stop()
+
+
+def test_an_article_must_arrive_in_time(spool_dir):
+    server = RunningServer(spool_dir, idle_timeout=5.0, post_timeout=1.0)
+    try:
+        slow = server.raw()
+        assert code(slow.cmd("POST")) == 340
+        started = time.monotonic()
+        slow.send(b"From: a@lab.test\r\nNewsgroups: lab.test\r\nSubject: slow\r\n\r\n")
+        while time.monotonic() - started < 2:            # a line every 0.4 s: each one "in time"
+            try:
+                slow.send(b"more\r\n")
+            except OSError:
+                break
+            time.sleep(0.4)
+        reply = slow.line()
+        assert reply.startswith(b"400 Timeout: the article"), reply
+        assert time.monotonic() - started < 5
+        assert server.spool.group("lab.test").count == 1   # nothing stored
+        still_serving(server)
+    finally:
+        server.stop()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -144,51 +143,43 @@ def test_store_refuses_unknown_groups_and_duplicates(spool_dir):
 
 # ---------------------------------------------------------------------------- a real crash
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server_process(spool: Path, port: int) -> subprocess.Popen:
+def start_server_process(spool: Path) -> tuple[subprocess.Popen, int]:
+    """news-server as a process of its own on a free port; returns it and its port."""
     proc = subprocess.Popen([sys.executable, "-m", "socklab.services.news.server", "--host", "127.0.0.1",
-                             "--port", str(port), "--spool", str(spool)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode())
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("news-server did not start")
+                             "--port", "0", "--spool", str(spool)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = []
+    for line in proc.stdout:                       # the server logs its address once it listens
+        output.append(line)
+        found = re.search(r"NNTP server on \('127\.0\.0\.1', (\d+)\)", line)
+        if found:
+            return proc, int(found.group(1))
+    proc.wait(10)
+    raise RuntimeError("news-server did not start:\n" + "".join(output))
 
 
 def test_an_acknowledged_post_survives_sigkill(tmp_path):
     """kill -9 right after 240: the article is there when the server comes back."""
-    spool, port = tmp_path / "spool", free_port()
-    proc = start_server_process(spool, port)
+    spool = tmp_path / "spool"
+    proc, port = start_server_process(spool)
     try:
-        s = nntplib.NNTP("127.0.0.1", port, timeout=10)
+        s = nntplib.NNTP("127.0.0.1", port, timeout=30)
         ids = [s.post(article_bytes(subject=f"durable {i}")).split()[1] for i in range(5)]
         proc.send_signal(signal.SIGKILL)           # no goodbye, no cleanup, no flush
-        proc.wait(10)
+        proc.wait(30)
         s.sock.close()
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.stdout.close()
-    proc = start_server_process(spool, port)
+    proc, port = start_server_process(spool)
     try:
-        with nntplib.NNTP("127.0.0.1", port, timeout=10) as s:
+        with nntplib.NNTP("127.0.0.1", port, timeout=30) as s:
             assert s.group("lab.test")[1:4] == (6, 1, 6)
             for i, msgid in enumerate(ids):
                 assert s.head(msgid)[1].number == i + 2
                 assert s.xhdr("subject", msgid)[1] == [f"{msgid} durable {i}"]
     finally:
         proc.terminate()                           # SIGTERM: a clean stop
-        assert proc.wait(10) == 0
+        assert proc.wait(30) == 0
         proc.stdout.close()
