@@ -178,12 +178,21 @@ class LabCommands:
 
 
 class LabDataHandler:
-    """Mixed into the data-connection handler: survives being described after the file closed.
+    """Mixed into the data-connection handler: two fixes to pyftpdlib 1.5.7.
 
-    pyftpdlib describes a transfer in its log lines by asking, among other things, whether
-    it uses sendfile(), which asks the file for its descriptor; once the file is closed
-    (a client that vanished mid-transfer) that raises ValueError inside the logging call.
+    * A TLS client may start its handshake on a passive data connection as soon as it has
+      connected, before it sends RETR or LIST (curl does).  pyftpdlib closes a data
+      connection that has something to read before a transfer was asked for; while the
+      handshake is under way it must stay open (the fix pyftpdlib made after 1.5.7).
+    * pyftpdlib describes a transfer in its log lines by asking, among other things,
+      whether it uses sendfile(), which asks the file for its descriptor; once the file is
+      closed (a client that vanished mid-transfer) that raises ValueError inside logging.
     """
+
+    def readable(self):
+        if getattr(self, "_ssl_accepting", False):
+            return True
+        return super().readable()
 
     def use_sendfile(self):
         try:

@@ -384,6 +384,29 @@ def test_ftps_explicit_auth_tls_verified(root, tmp_path):
         plain.quit()
 
 
+def test_tls_handshake_before_the_transfer_command(root, tmp_path):
+    """Like curl: connect to the passive port and start TLS at once, then send NLST."""
+    pki = make_pki(tmp_path / "pki")
+    with running(root, certfile=str(pki["cert"]), keyfile=str(pki["key"])) as srv:
+        context = ssl.create_default_context(cafile=str(pki["ca"]))
+        ftp = login(srv, tls_ca=pki["ca"])
+        port = int(ftp.sendcmd("EPSV").split("|")[3])
+        data = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                                   server_hostname="127.0.0.1", do_handshake_on_connect=False)
+        handshake = threading.Thread(target=data.do_handshake)
+        handshake.start()
+        time.sleep(0.2)                         # the handshake is under way before NLST
+        assert ftp.sendcmd("NLST").startswith("125 ")    # data connection already open
+        handshake.join(5)
+        names = b""
+        while chunk := data.recv(4096):
+            names += chunk
+        data.close()
+        assert ftp.voidresp().startswith("226 ")
+        assert names == b"README.txt\r\n"
+        ftp.quit()
+
+
 def test_without_certificate_auth_tls_is_refused(server):
     ftp = ftplib.FTP_TLS(timeout=5)
     ftp.connect(*server.address)
