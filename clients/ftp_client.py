@@ -293,13 +293,18 @@ class Commands:
         if not to_stdout and os.path.isdir(local):
             local = os.path.join(local, posixpath.basename(remote))
         size = remote_size(self.ftp, remote)
+        # a device such as /dev/null is written to as it is; a file is fetched into
+        # LOCAL.part and renamed when complete, so LOCAL is never half a file
+        device = not to_stdout and os.path.exists(local) and not os.path.isfile(local)
         if to_stdout:
             sink, part, offset = sys.stdout.buffer, None, 0
         else:
-            # Fetch into LOCAL.part and rename when complete: LOCAL is never half a file.
-            part = local + ".part"
-            offset = os.path.getsize(part) if a.resume and os.path.exists(part) else 0
-            sink = open(part, "ab" if offset else "wb")
+            part = local if device else local + ".part"
+            offset = os.path.getsize(part) if a.resume and not device and os.path.exists(part) else 0
+            try:
+                sink = open(part, "ab" if offset else "wb")
+            except OSError as exc:
+                raise cli.ClientError(f"cannot write {part}: {exc.strerror}") from None
         bar = self.progress(posixpath.basename(remote), size)
         bar.done_bytes = offset
         received = 0
@@ -327,7 +332,7 @@ class Commands:
         except BaseException:
             if not to_stdout:
                 sink.close()
-                if os.path.getsize(part) == 0:      # nothing came: leave no empty LOCAL.part
+                if not device and os.path.getsize(part) == 0:   # nothing came: no empty LOCAL.part
                     os.remove(part)
             raise
         if not to_stdout:
@@ -341,7 +346,8 @@ class Commands:
             raise cli.ClientError(f"{remote}: got {total} bytes of {size}; kept {part} (try --resume)")
         if a.verify:
             self.verify(remote, part)
-        os.replace(part, local)
+        if not device:
+            os.replace(part, local)
         resumed = f", resumed at {offset}" if offset else ""
         self.say(f"{remote} -> {local}: {total} bytes in {seconds:.2f} s ({rate(received, seconds)}{resumed})")
 
@@ -350,6 +356,8 @@ class Commands:
         remote = a.remote or os.path.basename(local)
         if not os.path.isfile(local):
             raise cli.ClientError(f"{local}: no such local file")
+        if not os.access(local, os.R_OK):
+            raise cli.ClientError(f"{local}: not readable")
         size = os.path.getsize(local)
         offset = 0
         if a.resume:

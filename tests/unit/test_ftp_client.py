@@ -194,6 +194,13 @@ def test_errors_are_one_line(ftp, capsys):
     assert (code, err) == (1, "ftp-client: no-such-local-file: no such local file\n")
     code, _, err = ftp("mkdir", "/pub/x", user="anonymous")
     assert (code, err) == (1, "ftp-client: mkdir: 550 Not enough privileges.\n")
+    code, _, err = ftp("get", "/pub/README.txt", "/proc/no-such-dir/x", user="anonymous")
+    assert code == 1 and err.startswith("ftp-client: cannot write /proc/no-such-dir/x.part: ")
+
+
+def test_get_to_a_device(ftp):
+    code, out, _ = ftp("get", "/pub/large/random-8MiB.bin", "/dev/null", user="anonymous")
+    assert code == 0 and "-> /dev/null: 8388608 bytes" in out
 
 
 def test_wrong_password_is_one_line(server, capsys):
