@@ -18,10 +18,9 @@ The chapter names three roles, and the host runs each one as a real program::
   the message is on disk.
 * :mod:`.delivery` -- the MTA's side of LMTP: ask the MDA whether a mailbox exists,
   hand it a message.
-* :mod:`.sasl` -- SMTP AUTH checked by Dovecot's authentication service, so one account
-  list and one password check serve SMTP, POP3 and IMAP.
 * :mod:`.accounts` -- the accounts from ``MAIL_ACCOUNTS`` (``alice:password bob:password``)
-  written as Dovecot's password file.
+  written as Dovecot's password file, which SMTP AUTH checks too: one account list for
+  SMTP, POP3 and IMAP.
 * :mod:`.supervisor` -- the ``mail-host`` command: starts Dovecot, waits for it, starts
   the SMTP server, and stops the host when either stops.
 * ``dovecot.conf`` -- Dovecot's whole configuration, rootless (everything runs as the

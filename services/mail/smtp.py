@@ -25,7 +25,8 @@ What a careful MTA adds, and where:
   senders exist, and why SPF and DKIM were invented.
 * **Limits** -- messages above ``--max-size`` get ``552`` (at ``MAIL FROM ... SIZE=`` when the
   client declares the size, else after the data); lines over 1000 bytes get ``500``;
-  both are aiosmtpd's checks.  Wrong passwords get ``535`` at once.
+  both are aiosmtpd's checks.  A wrong password gets ``535`` at once (checked against the
+  accounts file Dovecot reads, see :class:`~socklab.services.mail.accounts.PasswdFile`).
 * **A 250 that means stored** -- :meth:`MailHandler.handle_DATA` answers only after the MDA
   has stored the message for every recipient (LMTP ``250`` per recipient).  If a client
   vanishes mid-DATA, aiosmtpd drops the half message and nothing is delivered.
@@ -35,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import binascii
 import email.utils
 import logging
 import secrets
@@ -45,12 +44,12 @@ import ssl
 from typing import Any
 
 from aiosmtpd import __version__ as AIOSMTPD_VERSION
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from socklab.log import setup
 from socklab.services.mail import DOMAIN, HOSTNAME
+from socklab.services.mail.accounts import PasswdFile
 from socklab.services.mail.delivery import LMTPDelivery
-from socklab.services.mail.sasl import AuthUnavailable, DovecotAuth
 
 SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT = 25, 587, 465
 MAX_SIZE = 10 * 1024 * 1024          # bytes; EHLO announces it as "SIZE 10485760"
@@ -58,21 +57,27 @@ TLS_CERT = "/etc/socklab/tls/mail.crt"
 TLS_KEY = "/etc/socklab/tls/mail.key"
 
 
+class LabSMTP(SMTP):
+    """aiosmtpd's SMTP, with the usual AUTH LOGIN prompts (base64 of "Username:", "Password:")."""
+
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
+
+
 class MailHandler:
     """The policy of one listener, as aiosmtpd hooks.
 
     :param delivery: asks the MDA about recipients and stores messages (LMTP).
-    :param auth: checks SMTP AUTH (Dovecot); ``None`` means no AUTH on this port.
-    :param submission: a submission port: AUTH is required before ``MAIL FROM``.
+    :param accounts: checks SMTP AUTH; ``None`` means a port without AUTH (25).  With it,
+        the port is a submission port: AUTH is required before ``MAIL FROM``.
     :param domain: the one domain this host accepts mail for.
     """
 
-    def __init__(self, delivery: LMTPDelivery, auth: DovecotAuth | None, *,
-                 submission: bool, domain: str = DOMAIN, hostname: str = HOSTNAME,
-                 log: logging.Logger | None = None) -> None:
+    def __init__(self, delivery: LMTPDelivery, accounts: PasswdFile | None = None, *,
+                 domain: str = DOMAIN, hostname: str = HOSTNAME, log: logging.Logger | None = None) -> None:
         self.delivery = delivery
-        self.auth = auth
-        self.submission = submission
+        self.accounts = accounts
+        self.submission = accounts is not None
         self.domain = domain.lower()
         self.hostname = hostname
         self.log = log or logging.getLogger("mail-smtpd")
@@ -86,50 +91,35 @@ class MailHandler:
                           hostname: str, responses: list[str]) -> list[str]:
         """Offer AUTH only where it is used (the submission ports)."""
         session.host_name = hostname              # this hook replaces aiosmtpd's own bookkeeping
-        if self.auth is None:
+        if not self.submission:
             responses = [r for r in responses if not r[4:].startswith("AUTH")]
         return responses
 
-    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope,
-                          args: list[str]) -> str | None:
-        """Pass the SASL exchange to Dovecot; ``235`` on success, ``535`` on a wrong password.
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]):
+        """On port 25, say so; on submission, let aiosmtpd run PLAIN or LOGIN (then authenticate()).
 
         aiosmtpd has already checked the order of things: EHLO sent, TLS up (``538``
         otherwise), not logged in yet (``503``), a mechanism it announced (``504``).
         """
-        if self.auth is None:
+        if not self.submission:
             return "503 5.5.1 AUTH is for the submission ports 587 and 465"
-        mechanism = args[0].upper()
-        initial = None
-        if len(args) > 1:                         # "AUTH PLAIN AGFsaWNl...": initial response
-            initial = _b64decode(args[1])
-            if initial is None:
-                return "501 5.5.2 Cannot decode base64"
+        return MISSING
 
-        async def challenge(data: bytes) -> bytes | None:
-            answer = await server.challenge_auth(data, encode_to_b64=True)
-            return None if not isinstance(answer, bytes) else answer   # MISSING: client said "*"
-
-        peer, local = session.peer, server.transport.get_extra_info("sockname")
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+                     mechanism: str, auth_data: LoginPassword) -> AuthResult:
+        """aiosmtpd's authenticator: ``235`` and the login's address, or ``535`` at once."""
+        login = auth_data.login.decode("utf-8", "replace")
         try:
-            result = await self.auth.authenticate(mechanism, initial, challenge, secured=_tls(server),
-                                                  remote=peer, local=local)
-        except AuthUnavailable as exc:
-            self.log.warning("%s: AUTH %s: %s", _who(session), mechanism, exc)
-            return "454 4.7.0 Temporary authentication failure, try again later"
-        if result.aborted:
-            self.log.info("%s: AUTH %s aborted by the client", _who(session), mechanism)
-            return None                            # aiosmtpd has told the client (501)
-        if result.ok:
-            session.authenticated = True
-            session.auth_data = result.user
-            self.log.info("%s: AUTH %s as %s", _who(session), mechanism, result.user)
-            return "235 2.7.0 Authentication successful"
-        self.log.info("%s: AUTH %s failed%s", _who(session), mechanism,
-                      f" for {result.user}" if result.user else "")
-        if result.temporary:
-            return "454 4.7.0 Temporary authentication failure, try again later"
-        return "535 5.7.8 Authentication credentials invalid"
+            address = self.accounts.check(login, auth_data.password.decode("utf-8", "replace"))
+        except OSError as exc:                   # the accounts file is missing: our fault, not theirs
+            self.log.error("%s: AUTH %s: cannot read the accounts: %s", _who(session), mechanism, exc)
+            return AuthResult(success=False, handled=False,
+                              message="454 4.7.0 Temporary authentication failure, try again later")
+        if address is None:
+            self.log.info("%s: AUTH %s failed for %s", _who(session), mechanism, self.accounts.canonical(login))
+            return AuthResult(success=False, handled=False)          # aiosmtpd answers 535 5.7.8
+        self.log.info("%s: AUTH %s as %s", _who(session), mechanism, address)
+        return AuthResult(success=True, auth_data=address)
 
     # ----------------------------------------------------------------- the envelope
 
@@ -233,15 +223,6 @@ def _who(session: Session) -> str:
     return f"{session.peer[0]}:{session.peer[1]}" if session.peer else "?"
 
 
-def _b64decode(text: str) -> bytes | None:
-    if text == "=":                       # RFC 4954: "=" is an empty initial response
-        return b""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
 def tls_context(cert: str = TLS_CERT, key: str = TLS_KEY) -> ssl.SSLContext:
     """The server side of TLS: the host's certificate from the lab CA, TLS 1.2 or later."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -253,30 +234,31 @@ class MailServer:
     """The SMTP side of the mail host: three listeners (25, 587, 465) on one event loop.
 
     :param delivery: the LMTP delivery agent client.
-    :param auth: the Dovecot authentication client (for 587 and 465).
+    :param accounts: the accounts file that AUTH on 587 and 465 is checked against.
     :param tls: the server TLS context (STARTTLS on 25/587, implicit TLS on 465).
     :param ports: ``(smtp, submission, submissions)``; 0 picks a free port (tests).
     :param max_size: the largest message accepted, in bytes.
     :param timeout: seconds a client may stay silent before it is dropped (RFC 5321: 5 min).
     """
 
-    def __init__(self, delivery: LMTPDelivery, auth: DovecotAuth, tls: ssl.SSLContext, *,
+    def __init__(self, delivery: LMTPDelivery, accounts: PasswdFile, tls: ssl.SSLContext, *,
                  host: str = "", ports: tuple[int, int, int] = (SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT),
                  max_size: int = MAX_SIZE, domain: str = DOMAIN, hostname: str = HOSTNAME,
                  timeout: float = 300.0) -> None:
         self.host, self.ports, self.tls = host or None, ports, tls
         self.max_size, self.hostname, self.timeout = max_size, hostname, timeout
         self.log = setup("mail-smtpd")
-        self.relay = MailHandler(delivery, None, submission=False, domain=domain, hostname=hostname, log=self.log)
-        self.submission = MailHandler(delivery, auth, submission=True, domain=domain, hostname=hostname,
-                                      log=self.log)
+        self.relay = MailHandler(delivery, None, domain=domain, hostname=hostname, log=self.log)
+        self.submission = MailHandler(delivery, accounts, domain=domain, hostname=hostname, log=self.log)
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: dict[str, tuple] = {}
 
     def _factory(self, handler: MailHandler, **policy: Any):
         loop = asyncio.get_running_loop()
-        return lambda: SMTP(handler, hostname=self.hostname, ident=f"ESMTP socklab (aiosmtpd {AIOSMTPD_VERSION})",
-                            data_size_limit=self.max_size, timeout=self.timeout, loop=loop, **policy)
+        if handler.submission:
+            policy["authenticator"] = handler.authenticate
+        return lambda: LabSMTP(handler, hostname=self.hostname, ident=f"ESMTP socklab (aiosmtpd {AIOSMTPD_VERSION})",
+                               data_size_limit=self.max_size, timeout=self.timeout, loop=loop, **policy)
 
     async def start(self) -> None:
         """Bind and listen on the three ports."""
@@ -313,7 +295,7 @@ class MailServer:
 
 async def serve(args: argparse.Namespace) -> None:
     server = MailServer(LMTPDelivery(args.lmtp, local_hostname=args.hostname),
-                        DovecotAuth(args.auth),
+                        PasswdFile(args.passwd_file, args.domain),
                         tls_context(args.cert, args.key),
                         host=args.host, ports=(args.smtp_port, args.submission_port, args.submissions_port),
                         max_size=args.max_size, domain=args.domain, hostname=args.hostname)
@@ -338,7 +320,8 @@ def main(argv=None) -> int:
     p.add_argument("--submissions-port", type=int, default=SUBMISSIONS_PORT,
                    help=f"submission over implicit TLS (default: {SUBMISSIONS_PORT})")
     p.add_argument("--lmtp", required=True, metavar="SOCKET", help="the MDA's LMTP UNIX socket")
-    p.add_argument("--auth", required=True, metavar="SOCKET", help="Dovecot's auth-client UNIX socket")
+    p.add_argument("--passwd-file", required=True, metavar="FILE",
+                   help="the accounts (Dovecot's passwd-file, as mail-host writes it) that AUTH checks")
     p.add_argument("--cert", default=TLS_CERT, help=f"TLS certificate (default: {TLS_CERT})")
     p.add_argument("--key", default=TLS_KEY, help=f"TLS private key (default: {TLS_KEY})")
     p.add_argument("--max-size", type=int, default=MAX_SIZE, metavar="BYTES",

@@ -4,7 +4,7 @@ A container runs one command; the mail host needs two programs.  This small supe
 that command (under ``tini``, which reaps zombies and passes signals on to it):
 
 1. write Dovecot's password file from ``MAIL_ACCOUNTS`` (on the /tmp tmpfs);
-2. start ``dovecot -F`` and wait until its LMTP and auth sockets listen;
+2. start ``dovecot -F`` and wait until its LMTP socket listens;
 3. start the SMTP server (``mail-smtpd``) and wait until ports 25, 587 and 465 listen --
    so once port 25 answers, everything behind it is ready too;
 4. wait.  If either program stops, stop the other and exit non-zero: a half mail host
@@ -36,7 +36,6 @@ RUN_DIR = "/tmp/socklab-mail"
 DOVECOT_BASE = f"{RUN_DIR}/dovecot"
 USERS_FILE = f"{RUN_DIR}/users"
 LMTP_SOCKET = f"{DOVECOT_BASE}/lmtp"
-AUTH_SOCKET = f"{DOVECOT_BASE}/auth-client"
 SMTP_PORTS = ("25", "587", "465")
 
 
@@ -135,7 +134,7 @@ def main(argv=None) -> int:
     accounts.write_passwd_file(USERS_FILE, users, DOMAIN)
     log.info("mailboxes: %s", ", ".join(f"{a.user}@{DOMAIN}" for a in users))
 
-    smtpd = [sys.executable, "-m", "socklab.services.mail.smtp", "--lmtp", LMTP_SOCKET, "--auth", AUTH_SOCKET]
+    smtpd = [sys.executable, "-m", "socklab.services.mail.smtp", "--lmtp", LMTP_SOCKET, "--passwd-file", USERS_FILE]
     if args.max_size:
         smtpd += ["--max-size", str(args.max_size)]
     if args.verbose:
@@ -146,7 +145,7 @@ def main(argv=None) -> int:
     with resources.as_file(resources.files("socklab.services.mail") / "dovecot.conf") as conf:
         try:
             supervisor.start("dovecot", ["dovecot", "-F", "-c", str(conf)],
-                             ready=listening("unix", [LMTP_SOCKET, AUTH_SOCKET]))
+                             ready=listening("unix", [LMTP_SOCKET]))
             supervisor.start("mail-smtpd", smtpd, ready=listening("tcp", SMTP_PORTS))
         except SupervisorError as exc:
             log.error("%s", exc)

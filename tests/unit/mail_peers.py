@@ -1,15 +1,11 @@
 """Test helpers for the mail host: its SMTP server in-process, with the two peers it talks to.
 
-The SMTP server (the thing under test) is socklab's own code, unchanged.  Dovecot is not
-available outside the lab image, so its two services are played by small, protocol-faithful
-peers on UNIX sockets:
-
-* :class:`MaildirLMTP` -- an LMTP server (aiosmtpd's LMTP class) that stores each message
-  in a real Maildir (``mailbox.Maildir``) and refuses unknown users with ``550 5.1.1``; after
-  DATA it answers once per recipient, as RFC 2033 requires;
-* :class:`AuthPeer` -- Dovecot's authentication protocol (VERSION/MECH/DONE, AUTH, CONT,
-  OK/FAIL) for PLAIN and LOGIN, checking passwords from a dict, and recording every request
-  so tests can see what the SMTP server asked.
+The SMTP server (the thing under test) is socklab's own code, unchanged, checking AUTH
+against a passwd-file written by socklab's own accounts module.  Dovecot is not available
+outside the lab image, so its LMTP service is played by :class:`MaildirLMTP`: an LMTP server
+(aiosmtpd's LMTP class) that stores each message in a real Maildir (``mailbox.Maildir``)
+and refuses unknown users with ``550 5.1.1``; after DATA it answers once per recipient, as
+RFC 2033 requires.
 
 The integration tests run the same SMTP server against the real Dovecot in the lab.
 """
@@ -17,7 +13,6 @@ The integration tests run the same SMTP server against the real Dovecot in the l
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
 import ipaddress
 import logging
@@ -32,11 +27,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from socklab.services.mail import accounts
 from socklab.services.mail.delivery import LMTPDelivery
-from socklab.services.mail.sasl import DovecotAuth
 from socklab.services.mail.smtp import MailServer, tls_context
 
-USERS = {"alice@lab.test": "password", "bob@lab.test": "secret"}
+ACCOUNTS = "alice:password bob:secret"
+USERS = {"alice@lab.test", "bob@lab.test"}
 
 
 # --------------------------------------------------------------------------- TLS for tests
@@ -104,90 +100,26 @@ class MaildirLMTP:
         return "\r\n".join(replies)        # LMTP: one reply per recipient
 
 
-# --------------------------------------------------------------------------- Dovecot's auth
-
-class AuthPeer:
-    """Dovecot's auth-client protocol, enough of it for PLAIN and LOGIN."""
-
-    def __init__(self, users=USERS, domain: str = "lab.test") -> None:
-        self.users = users
-        self.domain = domain
-        self.requests: list[list[str]] = []     # every AUTH line received, split on TAB
-        self.temp_fail = False                  # answer FAIL code=temp_fail (a broken backend)
-
-    def canonical(self, login: str) -> str:
-        return login.lower() if "@" in login else f"{login.lower()}@{self.domain}"   # auth_default_realm
-
-    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async def send(*parts: str) -> None:
-            writer.write(("\t".join(parts) + "\n").encode())
-            await writer.drain()
-
-        async def receive() -> list[str]:
-            return (await reader.readuntil(b"\n")).decode().rstrip("\n").split("\t")
-
-        try:
-            await send("VERSION", "1", "2")
-            for mech in ("PLAIN", "LOGIN"):
-                await send("MECH", mech, "plaintext")
-            await send("SPID", "1")
-            await send("CUID", "1")
-            await send("COOKIE", "00" * 16)
-            await send("DONE")
-            while True:
-                parts = await receive()
-                if parts[0] != "AUTH":
-                    continue                     # VERSION, CPID
-                self.requests.append(parts)
-                rid, mech = parts[1], parts[2]
-                params = dict(p.partition("=")[::2] for p in parts[3:])
-                initial = base64.b64decode(params["resp"]) if "resp" in params else None
-
-                async def ask(challenge: bytes) -> bytes:
-                    await send("CONT", rid, base64.b64encode(challenge).decode())
-                    reply = await receive()
-                    assert reply[:2] == ["CONT", rid], reply
-                    return base64.b64decode(reply[2])
-
-                if mech == "PLAIN":
-                    data = initial if initial is not None else await ask(b"")
-                    _, login, password = data.split(b"\0")
-                else:                            # LOGIN
-                    login = initial if initial is not None else await ask(b"Username:")
-                    password = await ask(b"Password:")
-                user = self.canonical(login.decode())
-                if self.temp_fail:
-                    await send("FAIL", rid, f"user={user}", "code=temp_fail")
-                elif self.users.get(user) == password.decode():
-                    await send("OK", rid, f"user={user}")
-                else:
-                    await send("FAIL", rid, f"user={user}")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
 # --------------------------------------------------------------------------- all together
 
 class MailLab:
-    """The SMTP server on 127.0.0.1 (three ephemeral ports) with its peers, in a loop thread."""
+    """The SMTP server on 127.0.0.1 (three ephemeral ports) with its LMTP peer, in a loop thread."""
 
     def __init__(self, tmp: Path, *, max_size: int = 100_000, lmtp_delay: float = 0.0,
                  timeout: float = 30.0) -> None:
         self.tmp = tmp
         self.ca, cert, key = make_pki(tmp)
         self.lmtp_path = str(tmp / "lmtp")
-        self.auth_path = str(tmp / "auth")
+        self.passwd_file = str(tmp / "users")
+        accounts.write_passwd_file(self.passwd_file, accounts.parse(ACCOUNTS), "lab.test")
         self.mda = MaildirLMTP(tmp / "mail", delay=lmtp_delay)
-        self.auth = AuthPeer()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.log = _Lines()
         logging.getLogger("mail-smtpd").addHandler(self.log)
         self.server = MailServer(LMTPDelivery(self.lmtp_path, local_hostname="mail.lab.test", timeout=10),
-                                 DovecotAuth(self.auth_path, timeout=5), tls_context(str(cert), str(key)),
+                                 accounts.PasswdFile(self.passwd_file, "lab.test"), tls_context(str(cert), str(key)),
                                  host="127.0.0.1", ports=(0, 0, 0), max_size=max_size, timeout=timeout)
         self.peers: list[asyncio.AbstractServer] = []
         self.run(self._start())
@@ -197,8 +129,8 @@ class MailLab:
 
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.lmtp_server = await loop.create_unix_server(lambda: LMTP(self.mda, hostname="mda.test", loop=loop), self.lmtp_path)
-        self.auth_server = await asyncio.start_unix_server(self.auth, self.auth_path)
+        self.lmtp_server = await loop.create_unix_server(lambda: LMTP(self.mda, hostname="mda.test", loop=loop),
+                                                         self.lmtp_path)
         await self.server.start()
 
     def run(self, coro, timeout: float = 30.0):
@@ -220,8 +152,7 @@ class MailLab:
 
         async def stop():
             await self.server.stop(grace=5)
-            for server in (self.lmtp_server, self.auth_server):
-                server.close()
+            self.lmtp_server.close()
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in others:                       # sessions still open: end them
                 task.cancel()

@@ -67,3 +67,24 @@ def test_written_for_its_owner_only(tmp_path):
     accounts.write_passwd_file(str(path), accounts.parse("bob:pw"), "lab.test")      # replaced whole
     assert path.read_text().startswith("bob@lab.test:") and "alice" not in path.read_text()
     assert not (tmp_path / "users.new").exists()
+
+
+@pytest.mark.parametrize("password, vector", DOVECOT_VECTORS.items())
+def test_verify_accepts_dovecots_hashes_and_only_the_right_password(password, vector):
+    assert accounts.verify_ssha512(password, vector)
+    assert not accounts.verify_ssha512(password + " ", vector)
+    assert not accounts.verify_ssha512(password, "{PLAIN}" + password)
+    assert not accounts.verify_ssha512(password, "{SSHA512}not base64!")
+
+
+def test_passwd_file_logins(tmp_path):
+    path = tmp_path / "users"
+    accounts.write_passwd_file(str(path), accounts.parse("alice:pw1 bob:pw2"), "lab.test")
+    users = accounts.PasswdFile(str(path), "lab.test")
+    for login in ("alice", "Alice", "alice@lab.test", "ALICE@LAB.TEST", " alice "):
+        assert users.check(login, "pw1") == "alice@lab.test"
+    assert users.check("alice", "pw2") is None                 # bob's password
+    assert users.check("alice", "PW1") is None
+    assert users.check("alice@other.test", "pw1") is None      # another domain: another account
+    assert users.check("zed", "pw1") is None
+    assert users.check("bob", "pw2") == "bob@lab.test"
