@@ -274,7 +274,7 @@ class NNTPHandler(socketserver.BaseRequestHandler):
         out.append(b".")
         self.connection.sendall(CRLF.join(out) + CRLF)
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ groups, ranges, articles
 
     def posting_allowed(self) -> bool:
         return any(g.posting for g in self.server.spool.groups())

@@ -1,4 +1,4 @@
-"""Test helpers for the news server: run it in-process, talk to it with nntplib or raw bytes."""
+"""Running the news server in-process for tests, and talking to it with nntplib or raw bytes."""
 
 from __future__ import annotations
 
