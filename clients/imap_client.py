@@ -42,8 +42,8 @@ import re
 import sys
 
 from socklab import cli
-from socklab.clients.mail_common import (add_account_args, pad, parse, server_text, show_message,
-                                         tls_context)
+from socklab.clients.mail_common import (add_account_args, body_text, pad, parse, server_text,
+                                         show_message, tls_context)
 
 PORT = 143
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
@@ -254,7 +254,8 @@ def connect(args) -> imaplib.IMAP4:
             imap.starttls(ssl_context=tls_context())
         imap.login(args.user, args.password)
     except BaseException:
-        imap.shutdown()
+        with contextlib.suppress(OSError):     # after a failed TLS handshake the socket is gone
+            imap.shutdown()
         raise
     return imap
 
@@ -262,7 +263,7 @@ def connect(args) -> imaplib.IMAP4:
 # --------------------------------------------------------------------------- the commands
 
 def cmd_list(s: Session, args) -> None:
-    for line in s.ok(s.imap.list('""', quoted(args.pattern)), "LIST"):
+    for line in s.ok(s.imap.list('""', mailbox_arg(args.pattern)), "LIST"):
         if line:
             flags, _, name = parse_list_line(line)
             print(f"{pad(name, 24)} {' '.join(flags)}")
@@ -352,7 +353,7 @@ def cmd_fetch(s: Session, args) -> None:
                 f.write(payload)
             print(f"part {args.part} ({part.get_content_type()}, {len(payload)} bytes) saved as {args.output}")
         elif part.get_content_maintype() == "text":
-            print(part.get_content().rstrip("\n"))
+            print(body_text(part).rstrip("\n"))
         else:
             sys.stdout.buffer.write(payload)
         return

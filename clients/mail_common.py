@@ -93,10 +93,10 @@ def body_text(msg: email.message.EmailMessage) -> str:
     if part.get_content_maintype() != "text":
         return f"(the body is {part.get_content_type()})"
     try:
-        return part.get_content()
+        text = part.get_content()
     except (LookupError, KeyError, UnicodeDecodeError, AttributeError):
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", "replace")
+        text = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+    return text.replace("\r\n", "\n")            # the wire's CRLF, shown as plain lines
 
 
 def server_text(exc: BaseException) -> str:

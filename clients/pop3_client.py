@@ -48,7 +48,8 @@ def connect(args) -> poplib.POP3:
         pop.user(args.user)
         pop.pass_(args.password)
     except BaseException:
-        pop.close()
+        with contextlib.suppress(OSError):     # after a failed TLS handshake the socket is gone
+            pop.close()
         raise
     return pop
 
@@ -122,7 +123,8 @@ def main(argv=None) -> int:
             try:
                 run(pop, args)
             except BaseException:
-                pop.close()          # no QUIT: the server forgets this session's deletions
+                with contextlib.suppress(OSError):
+                    pop.close()      # no QUIT: the server forgets this session's deletions
                 raise
             pop.quit()
         except poplib.error_proto as exc:

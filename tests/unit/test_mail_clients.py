@@ -123,6 +123,7 @@ def test_show_message_decodes_and_saves(tmp_path):
     mail_common.show_message(msg.as_bytes(policy=email.policy.SMTP), save_to=str(tmp_path / "att"), out=out)
     text = out.getvalue()
     assert "From: 张三 <zhang@lab.test>" in text and "Subject: 周报" in text and "本周完成了……" in text
+    assert "\r" not in text                                                    # lines, not the wire's CRLF
     assert "[attachment ../报告.bin: application/octet-stream, 8 bytes, saved as" in text
     assert (tmp_path / "att" / "报告.bin").read_bytes() == b"\x00\x01binary"     # never outside DIR
 
