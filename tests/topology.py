@@ -137,8 +137,13 @@ def _range(text: str) -> list[int]:
 
 
 def _free_prefix() -> int:
-    """A LAB_PORT_PREFIX whose 100 ports (TCP and UDP) are all free on 127.0.0.1."""
-    for prefix in random.sample(range(300, 640), 60):
+    """A LAB_PORT_PREFIX whose 100 ports (TCP and UDP) are all free on 127.0.0.1.
+
+    Prefixes 100-199 (ports 10000-19999): below Linux's ephemeral range (32768-60999), so
+    no outgoing connection takes a port between this check and the containers' start, and
+    apart from the blocks `make lab` uses (200-299).
+    """
+    for prefix in random.sample(range(100, 200), 60):
         if all(_free(prefix * 100 + n) for n in range(100)):
             return prefix
     raise RuntimeError("no free block of 100 ports on 127.0.0.1 for the test lab")
