@@ -37,6 +37,9 @@ map:  ## print the lab map of the running lab
 images:  ## build the images only
 	@$(LAB_TOOL) build
 
+bench:  ## measure start-up, memory and the servers under load, beside real peers (~10 min)
+	@$(PYTHON) tools/bench.py
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
