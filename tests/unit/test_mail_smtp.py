@@ -181,6 +181,13 @@ def test_login_with_or_without_the_domain(lab, user):
     assert any(line.endswith("AUTH PLAIN as alice@lab.test") for line in lab.log.lines)
 
 
+def test_no_deprecation_noise_in_the_log_at_auth(lab, caplog):
+    with caplog.at_level("INFO", logger="mail.log"):
+        with submission(lab) as s:
+            s.noop()
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+
+
 def test_auth_login_prompts_and_initial_response(lab):
     with smtp(lab, lab.submission_port) as s:
         s.starttls(context=lab.client_tls())
