@@ -295,6 +295,33 @@ class StatsSampler:
             self._proc = None
 
 
+def proxy_memory(prefix: int) -> float:
+    """Memory (PSS, bytes) of the docker-proxy processes that publish ports PPP00-PPP99.
+
+    Docker publishes each host port with a process of its own, outside every container, so
+    ``docker stats`` never shows it; a lab publishes dozens (an FTP passive range is one
+    port each).  PSS shares the program's pages fairly between the processes.
+    """
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            if not args[0].endswith(b"docker-proxy") or b"-host-port" not in args:
+                continue
+            if int(args[args.index(b"-host-port") + 1]) // 100 != prefix:
+                continue
+            try:
+                text, key = (proc / "smaps_rollup").read_text(), "Pss:"
+            except OSError:
+                text, key = (proc / "status").read_text(), "VmRSS:"
+            total += next(int(line.split()[1]) * 1024 for line in text.splitlines() if line.startswith(key))
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return total
+
+
 def stats_snapshot(ids: dict[str, str]) -> dict[str, float]:
     """One ``docker stats --no-stream``: memory in bytes of each container, by name."""
     out = sh(["docker", "stats", "--no-stream", "--format", "{{.ID}} {{.Name}} {{.MemUsage}}", *ids]).stdout
@@ -322,6 +349,8 @@ class Bench:
         self.peers: dict[str, str] = {}            # "vsftpd"/"smtp-sink" -> container id
         self.volumes: list[str] = []
         self.sampler = StatsSampler()
+        self.proxies = 0.0                         # bytes: the lab's docker-proxy processes
+        self.last_bare_stop: float | None = None
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.versions: dict = {}
         self.machine: dict = {}
@@ -400,6 +429,8 @@ class Bench:
             self.sampler.stop()
             if "footprint" in self.sections:
                 self.footprint_load()
+            if "lifecycle" in self.sections:
+                self.last_down()
         finally:
             self.sampler.stop()
             self.cleanup()
@@ -435,16 +466,29 @@ class Bench:
             started = time.perf_counter()
             cid = self.docker_run("--network", "none", labtool.LAB_IMAGE, "sleep", "infinity")
             bare_start = time.perf_counter() - started
+            # a moment for tini to take over its signals: a SIGTERM sent to PID 1 before that is
+            # ignored, and docker stop would wait for its timeout (the lab's hosts are settled too)
+            time.sleep(1)
             started = time.perf_counter()
             sh(["docker", "stop", "-t", "10", cid])
             bare_stop = time.perf_counter() - started
             sh(["docker", "rm", "-f", cid], check=False)
             t_up = self.make("lab", self.lab)
-            t_down = self.make("down", self.lab)
             warm.add(t_up, bare_start)
-            down.add(t_down, bare_stop)
-            progress(f"  bare start {bare_start:.2f} s, stop {bare_stop:.2f} s; make lab {t_up:.1f} s, "
-                     f"make down {t_down:.1f} s")
+            if r + 1 < self.s.runs:
+                t_down = self.make("down", self.lab)
+                down.add(t_down, bare_stop)
+            else:
+                self.last_bare_stop = bare_stop     # the last make down comes after the load
+            progress(f"  bare start {bare_start:.2f} s, stop {bare_stop:.2f} s; make lab {t_up:.1f} s"
+                     + (f", make down {t_down:.1f} s" if r + 1 < self.s.runs else " (the bench lab now)"))
+
+    def last_down(self) -> None:
+        """The last ``make down`` of the lifecycle: the bench lab's, once its load is over."""
+        self.remove_ours()
+        t_down = self.make("down", self.lab)
+        self.figures["lifecycle.down"].add(t_down, self.last_bare_stop)
+        progress(f"lifecycle: make down {t_down:.1f} s")
 
     def remove_cold(self) -> None:
         sh(["docker", "image", "rm", "-f", COLD_LAB, COLD_BASE], check=False)
@@ -452,8 +496,9 @@ class Bench:
     # -- the bench lab, its load containers and the peers
 
     def bring_up(self) -> None:
-        progress(f"starting the bench lab {self.lab}, the load containers and the peers ...")
-        self.make("lab", self.lab)
+        progress(f"the bench lab {self.lab}: starting the load containers and the peers ...")
+        if "lifecycle" not in self.sections:      # else the last warm make lab left it running
+            self.make("lab", self.lab)
         self.refresh_hosts()
         self.network = next(iter(self.hosts["client"]["NetworkSettings"]["Networks"]))
         self.loader = self.docker_run("--network", self.network, "--user", "student", "--cap-drop", "ALL",
@@ -516,15 +561,20 @@ class Bench:
         for name in sorted(self.hosts):             # the table shows each host at idle, then under load
             self.mem_figure("idle", name)
             self.mem_figure("load", name)
+        self.fig("footprint.proxies", "footprint", "docker-proxy processes of its published ports (outside the "
+                 "containers)", "MiB", "lower")
         for when in ("idle", "load"):
             self.fig(f"footprint.{when}.total", "footprint", f"memory of the whole lab {self.WHEN[when]}"
-                     + (" (sum of the peaks)" if when == "load" else ""), "MiB", "lower")
+                     + (" (sum of the peaks)" if when == "load" else "") + ", docker-proxy included", "MiB", "lower")
         for when in ("idle", "load"):
             self.fig(f"footprint.{when}.fit", "footprint", f"labs that fit in {mem_total() / 2**30:.1f} GiB, "
                      + ("at idle" if when == "idle" else "all under load"), "labs", "higher")
         for r in range(self.s.runs):
             snap = stats_snapshot(self.sampled())
-            total = 0.0
+            proxies = proxy_memory(self.prefix)
+            self.figures["footprint.proxies"].add(proxies / MiB)
+            self.proxies = proxies
+            total = proxies
             for name, used in sorted(snap.items()):
                 if name.startswith("peer:"):
                     continue
@@ -551,7 +601,7 @@ class Bench:
     def footprint_load(self) -> None:
         for r in range(self.s.runs):
             peaks = {name: used for (p, name), used in self.sampler.peaks.items() if p == r}
-            total = 0.0
+            total = self.proxies
             for name in sorted(self.hosts):
                 used = peaks.get(name)
                 total += used or 0.0
@@ -631,7 +681,8 @@ class Bench:
             if udp:
                 self.figures[ids[3]].add(100.0 * res["loss"])
             note = f", lost {100 * res['loss']:.2f}%" if udp else f", errors {res['errors']}"
-            progress(f"  {what}, {clients} clients: {res['rate']:,.0f} round trips/s, p50 {res['p50_ms']} ms, "
+            progress(f"  {what}, {clients} client{'s' if clients > 1 else ''}: {res['rate']:,.0f} round trips/s, "
+                     f"p50 {res['p50_ms']} ms, "
                      f"p99 {res['p99_ms']} ms{note}")
 
     # -- ftp
@@ -766,7 +817,7 @@ class Bench:
                 if res["errors"]:
                     raise MeasureError(f"{res['errors']} posters failed: {res['first_error']}")
                 f.add(res["rate"])
-                progress(f"  POST with {clients} posters: {res['rate']:.1f}/s, p99 {res['p99_ms']} ms")
+                progress(f"  POST with {clients} poster{'s' if clients > 1 else ''}: {res['rate']:.1f}/s, p99 {res['p99_ms']} ms")
             except MeasureError as exc:
                 f.add(None)
                 self.failed([f.id], r, str(exc))
@@ -795,7 +846,7 @@ class Bench:
                 if res["errors"] or not res["done"]:
                     raise MeasureError(f"{res['errors']} readers failed: {res['first_error']}")
                 f.add(res["rate"])
-                progress(f"  ARTICLE with {clients} readers: {res['rate']:.0f}/s, p99 {res['p99_ms']} ms")
+                progress(f"  ARTICLE with {clients} reader{'s' if clients > 1 else ''}: {res['rate']:.0f}/s, p99 {res['p99_ms']} ms")
             except MeasureError as exc:
                 f.add(None)
                 self.failed([f.id], r, str(exc))
@@ -807,11 +858,15 @@ class Bench:
 
     # -- the end
 
-    def cleanup(self) -> None:
-        progress("cleaning up: bench containers, volumes, labs, cold images ...")
+    def remove_ours(self) -> None:
+        """Remove the containers the bench started itself (load, peers, bare)."""
         ids = sh(["docker", "ps", "-aq", "--filter", f"label={LABEL}={self.id}"], check=False).stdout.split()
         if ids:
             sh(["docker", "rm", "-f", *ids], check=False)
+
+    def cleanup(self) -> None:
+        progress("cleaning up: bench containers, volumes, labs, cold images ...")
+        self.remove_ours()
         for volume in self.volumes:
             sh(["docker", "volume", "rm", "-f", volume], check=False)
         if self.prefix:
