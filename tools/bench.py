@@ -617,14 +617,14 @@ class Bench:
             return self.skip("sockets", "tcp-server, udp-server or ss-server missing from compose.yaml", r)
         modes = [False, True] if r % 2 == 0 else [True, False]   # one switch of tcp-server per pass
         self.socket_server(r, modes[0])
-        self.socket_load(r, "ss", "ss-server", "ss-server (socketserver, a connection per message)",
+        self.socket_load(r, "ss", "ss-server", "ss-server, a connection per message",
                          ["tcp", "--per-connection"], self.s.ss_messages)
         self.socket_load(r, "udp", "udp-server", "udp-server", ["udp"], self.s.udp_messages)
         self.socket_server(r, modes[1])
 
     def socket_server(self, r: int, concurrent: bool) -> None:
-        key, what = (("tcp-conc", "tcp-server --concurrent (a thread per client)") if concurrent
-                     else ("tcp-seq", "tcp-server (one client at a time)"))
+        key, what = (("tcp-conc", "tcp-server, concurrent") if concurrent
+                     else ("tcp-seq", "tcp-server, one client at a time"))
         try:
             self.tcp_mode(concurrent)
         except BenchError as exc:
