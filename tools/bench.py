@@ -322,6 +322,35 @@ def proxy_memory(prefix: int) -> float:
     return total
 
 
+def cpu_used(ids) -> dict[str, float]:
+    """CPU time (seconds) each container has used so far, from the engine's stats API.
+
+    ``docker stats`` shows a percentage over about a second, too short for hosts whose only
+    work at idle is a healthcheck every 2 s; two of these readings give the exact average.
+    """
+    import http.client
+
+    class UnixHTTP(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(30)
+            self.sock.connect(os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+                              .removeprefix("unix://"))
+
+    used = {}
+    for cid in ids:
+        conn = UnixHTTP("localhost")
+        try:
+            conn.request("GET", f"/containers/{cid}/stats?stream=false&one-shot=true")
+            body = json.loads(conn.getresponse().read())
+            used[cid] = body["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        finally:
+            conn.close()
+    return used
+
+
 def stats_snapshot(ids: dict[str, str]) -> dict[str, float]:
     """One ``docker stats --no-stream``: memory in bytes of each container, by name."""
     out = sh(["docker", "stats", "--no-stream", "--format", "{{.ID}} {{.Name}} {{.MemUsage}}", *ids]).stdout
@@ -569,7 +598,14 @@ class Bench:
         for when in ("idle", "load"):
             self.fig(f"footprint.{when}.fit", "footprint", f"labs that fit in {mem_total() / 2**30:.1f} GiB, "
                      + ("at idle" if when == "idle" else "all under load"), "labs", "higher")
+        cpu = self.fig("footprint.idle.cpu", "footprint", "CPU of the whole lab at idle (healthchecks, timers)",
+                       "% of a core", "lower")
+        cpu_fit = self.fig("footprint.idle.cpu-fit", "footprint", f"labs that fit in {os.cpu_count()} cores, "
+                           "by CPU at idle", "labs", "higher")
+        lab_ids = [c["Id"] for c in self.hosts.values()]
+        window = 4.0
         for r in range(self.s.runs):
+            started, before = time.monotonic(), cpu_used(lab_ids)
             snap = stats_snapshot(self.sampled())
             proxies = proxy_memory(self.prefix)
             self.figures["footprint.proxies"].add(proxies / MiB)
@@ -583,8 +619,16 @@ class Bench:
                                                   if name == "ftp" and "peer:vsftpd" in snap else None)
             self.figures["footprint.idle.total"].add(total / MiB)
             self.figures["footprint.idle.fit"].add(mem_total() / total if total else None)
-            if r + 1 < self.s.runs:
-                time.sleep(1)
+            time.sleep(max(0.0, window - (time.monotonic() - started)))
+            after, elapsed = cpu_used(lab_ids), time.monotonic() - started
+            if before and set(before) == set(after):
+                share = sum(after[c] - before[c] for c in after) / elapsed * 100
+                cpu.add(share)
+                cpu_fit.add(os.cpu_count() * 100 / share if share else None)
+            else:
+                cpu.add(None)
+                cpu_fit.add(None)
+                self.failed([cpu.id, cpu_fit.id], r, "the engine's stats API did not answer")
         for image, what in ((labtool.LAB_IMAGE, "lab image"), (labtool.BASE_IMAGE, "base image (in it)"),
                             (PEERS_IMAGE, "peers image (bench only)")):
             size = int(sh(["docker", "image", "inspect", "--format", "{{.Size}}", image]).stdout.strip())
@@ -607,6 +651,8 @@ class Bench:
                 total += used or 0.0
                 peer = peaks.get("peer:vsftpd") if name == "ftp" and "vsftpd" in self.peers else None
                 self.mem_figure("load", name).add(used / MiB if used else None, peer / MiB if peer else None)
+            if any(peaks.get(name) is None for name in self.hosts):
+                total = 0.0                       # a host without a sample: no total either
             self.figures["footprint.load.total"].add(total / MiB if total else None)
             self.figures["footprint.load.fit"].add(mem_total() / total if total else None)
 
@@ -1005,7 +1051,10 @@ def main(argv: list[str]) -> int:
         if args.verb == "clean":
             return clean_leftovers()
         if args.verb == "show":
-            print(render(json.loads(Path(args.file or RESULTS / "latest.json").read_text())))
+            path = Path(args.file or RESULTS / "latest.json")
+            if not path.exists():
+                raise BenchError(f"no {path}: run `make bench` first")
+            print(render(json.loads(path.read_text())))
             return 0
         settings = dataclasses.replace(SMOKE if args.smoke else Settings())
         if args.runs:
