@@ -25,6 +25,7 @@ import asyncio
 import ftplib
 import imaplib
 import json
+import math
 import random
 import ssl
 import sys
@@ -36,7 +37,7 @@ def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(p / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -171,7 +172,8 @@ class _Zeros:
 
 def ftp_transfer(args) -> dict:
     """Time one STOR or RETR of ``--size`` bytes (binary mode, passive), the login excluded."""
-    with ftplib.FTP(args.host, timeout=args.seconds) as ftp:
+    with ftplib.FTP(timeout=args.seconds) as ftp:
+        ftp.connect(args.host, args.port)
         ftp.login(args.user, args.password)
         ftp.voidcmd("TYPE I")
         got = 0
@@ -219,7 +221,7 @@ async def ftp_login_client(args, deadline: float, latencies: list[float], refuse
     while time.monotonic() < deadline:
         writer = None
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(args.host, 21),
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(args.host, args.port),
                                                     deadline - time.monotonic())
             code, text = await asyncio.wait_for(_ftp_reply(reader), deadline - time.monotonic())
             if code == 421:
@@ -372,7 +374,7 @@ async def run_nntp_post(args) -> dict:
 
     async def poster(n: int) -> None:
         try:
-            nntp = await NNTP.connect(args.host)
+            nntp = await NNTP.connect(args.host, args.port)
         except (OSError, ConnectionError) as exc:
             errors.append(str(exc))
             return
@@ -398,7 +400,7 @@ async def run_nntp_post(args) -> dict:
 
 async def run_nntp_group(args) -> dict:
     """How many articles the group holds, and their numbers."""
-    nntp = await NNTP.connect(args.host)
+    nntp = await NNTP.connect(args.host, args.port)
     try:
         count, low, high = await nntp.group(args.group)
     finally:
@@ -408,7 +410,7 @@ async def run_nntp_group(args) -> dict:
 
 async def run_nntp_over(args) -> dict:
     """One ``OVER`` of the newest ``--articles`` articles of the group, timed whole."""
-    nntp = await NNTP.connect(args.host)
+    nntp = await NNTP.connect(args.host, args.port)
     try:
         count, low, high = await nntp.group(args.group)
         first = max(low, high - args.articles + 1)
@@ -430,7 +432,7 @@ async def run_nntp_article(args) -> dict:
     async def reader(n: int, numbers: list[int]) -> None:
         nntp = None
         try:
-            nntp = await NNTP.connect(args.host)
+            nntp = await NNTP.connect(args.host, args.port)
             await nntp.group(args.group)
             for _ in range(args.fetches):
                 if time.monotonic() >= deadline:
@@ -446,7 +448,7 @@ async def run_nntp_article(args) -> dict:
             if nntp is not None:
                 await nntp.quit()
 
-    probe = await NNTP.connect(args.host)
+    probe = await NNTP.connect(args.host, args.port)
     _, low, high = await probe.group(args.group)
     await probe.quit()
     numbers = list(range(max(low, high - args.articles + 1), high + 1))
@@ -500,9 +502,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--direction", choices=["stor", "retr"], required=True)
     s.add_argument("--size", type=int, required=True)
     s.add_argument("--name", default="bench.bin")
+    s.add_argument("--port", type=int, default=21)
     s.add_argument("--user", required=True)
     s.add_argument("--password", required=True)
     s = add("ftp-logins", "many clients connecting and logging in at once", seconds=60.0)
+    s.add_argument("--port", type=int, default=21)
     s.add_argument("--clients", type=int, default=300)
     s.add_argument("--user", required=True)
     s.add_argument("--password", required=True)
@@ -515,6 +519,7 @@ def parser() -> argparse.ArgumentParser:
     for name, help in (("nntp-post", "POST articles"), ("nntp-over", "OVER of the newest articles"),
                        ("nntp-article", "ARTICLE fetches"), ("nntp-group", "the group's article count")):
         s = add(name, help)
+        s.add_argument("--port", type=int, default=119)
         s.add_argument("--group", default="lab.test")
         s.add_argument("--articles", type=int, default=1000)
         if name in ("nntp-post", "nntp-article"):
