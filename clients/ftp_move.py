@@ -373,10 +373,9 @@ class Mover:
                 self.disconnect()
                 if attempt == retries or stop.is_set():
                     self.stats.add(failed=1)
-                    self.report("failed", name, cli.describe(exc, "a server") if isinstance(exc, OSError)
-                                else str(exc).strip() or type(exc).__name__)
+                    self.report("failed", name, trouble(exc))
                     return
-                self.report("retry", name, str(exc).strip() or type(exc).__name__)
+                self.report("retry", name, trouble(exc))
                 time.sleep(min(0.2 * 2 ** attempt, 5))
                 listing = None
             else:
@@ -389,6 +388,15 @@ class Mover:
                 self.report(outcome, name, f"{size} bytes" if outcome != "skipped"
                             else "a different file of that name is on the target (--overwrite replaces it)")
                 return
+
+
+def trouble(exc: BaseException) -> str:
+    """A connection problem in a few words."""
+    if isinstance(exc, EOFError):
+        return "the server closed the connection"
+    if isinstance(exc, OSError):
+        return cli.describe(exc, "a server")
+    return str(exc).strip() or type(exc).__name__
 
 
 class Reporter:
@@ -460,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "readback: always read the copy back; size: compare sizes only")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a different file of the same name on the target (default: skip it)")
-    p.add_argument("--retries", type=int, default=3, help="new connections to try per file after a network error (default: 3)")
+    p.add_argument("--retries", type=int, default=5,
+                   help="new connections to try per file after a network error, waiting longer each time (default: 5)")
     p.add_argument("--dry-run", action="store_true", help="only list what would be moved")
     p.add_argument("-v", "--verbose", action="store_true", help="a line for every file")
     p.add_argument("--progress", dest="progress", action="store_true", default=None,

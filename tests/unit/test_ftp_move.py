@@ -19,6 +19,7 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
 from socklab.clients import ftp_move
+from socklab.services.ftp import FTPLabServer
 from socklab.clients.ftp_move import part_name
 
 
@@ -251,3 +252,30 @@ def test_kill_9_during_many_small_files_then_run_again(servers):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert_moved(src / "out", dst / "in", 600)
+
+
+def test_target_restarting_mid_run(tmp_path):
+    """The target goes away and comes back on the same port: ftp-move reconnects and finishes."""
+    with running(tmp_path / "a") as a:
+        src, dst = tmp_path / "a/home" / USER, tmp_path / "b/home" / USER
+        fill(src / "out", 400)
+        with running(tmp_path / "b") as b:
+            port = b.address[1]
+            cmd = [sys.executable, "-m", "socklab.clients.ftp_move", *argv(a, b, "-v", "obs-*")]
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 60
+            while not ((dst / "in").exists() and len(os.listdir(dst / "in")) >= 50):
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.005)
+        time.sleep(0.5)                                   # nobody listens for a moment
+        b2 = FTPLabServer(("127.0.0.1", port), root=tmp_path / "b", users={USER: PASSWORD}, auth_failed_delay=0.05)
+        thread = threading.Thread(target=b2.serve_forever, kwargs={"poll": 0.05}, daemon=True)
+        thread.start()
+        try:
+            out, err = proc.communicate(timeout=120)
+        finally:
+            b2.shutdown()
+            thread.join(10)
+        assert proc.returncode == 0, err
+        assert "retry " in err and "Traceback" not in err
+        assert_moved(src / "out", dst / "in", 400)
