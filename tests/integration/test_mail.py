@@ -8,10 +8,14 @@ messages with a fresh tag in the subject, so tests do not depend on each other's
 
 from __future__ import annotations
 
+import imaplib
 import json
 import re
+import smtplib
+import ssl
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -288,6 +292,21 @@ def test_python_clients_verify_the_certificate_name(lab):
     for argv in (["mail-send", "--port", "465", "--to", "bob@lab.test", "-b", "x"],
                  ["pop3-client", "--port", "995", "stat"], ["imap-client", "--port", "993", "list"]):
         ok(lab, *argv)
+
+
+def test_from_the_host_through_published_ports_with_pki_ca(lab):
+    """What a mail program on the teacher's machine does: 127.0.0.1, the CA from pki/ca.crt."""
+    context = ssl.create_default_context(cafile=str(Path(__file__).resolve().parents[2] / "pki" / "ca.crt"))
+    t = tag()
+    with smtplib.SMTP_SSL("127.0.0.1", lab.host_port("mail", 465), context=context, timeout=30) as smtp:
+        smtp.login("bob", "password")
+        smtp.sendmail("bob@lab.test", ["alice@lab.test"], f"Subject: from the host {t}\r\n\r\nhi\r\n".encode())
+    with imaplib.IMAP4_SSL("127.0.0.1", lab.host_port("mail", 993), ssl_context=context, timeout=30) as imap:
+        imap.login("alice", "password")
+        imap.select("INBOX", readonly=True)
+        assert len(imap.search(None, "SUBJECT", f'"from the host {t}"')[1][0].split()) == 1
+    with pytest.raises(ssl.SSLCertVerificationError):               # without the lab CA: refused
+        smtplib.SMTP_SSL("127.0.0.1", lab.host_port("mail", 465), context=ssl.create_default_context(), timeout=30)
 
 
 def test_passwords_only_inside_tls(lab):
