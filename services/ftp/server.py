@@ -39,7 +39,8 @@ from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.filesystems import FilesystemError
-from pyftpdlib.handlers import DTPHandler, FTPHandler, ThrottledDTPHandler, TLS_DTPHandler, TLS_FTPHandler
+from pyftpdlib.handlers import (DTPHandler, FTPHandler, PassiveDTP, ThrottledDTPHandler, TLS_DTPHandler,
+                                TLS_FTPHandler)
 from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import ThreadedFTPServer
 
@@ -201,6 +202,23 @@ class LabDataHandler:
             return False
 
 
+class LabPassiveDTP(PassiveDTP):
+    """The listening socket of a PASV/EPSV, opened one at a time per server.
+
+    With a thread per client, two clients can pick the same free port of the passive
+    range at the same moment: both ``bind`` it (SO_REUSEADDR allows that until one of them
+    listens) and the second ``listen`` fails with EADDRINUSE, which pyftpdlib does not
+    expect -- that client's session is dropped.  Choosing, binding and listening under
+    one lock makes the second client see the port taken and pick another.
+    """
+
+    bind_lock = threading.Lock()       # FTPLabServer gives each server its own
+
+    def __init__(self, cmd_channel, extmode=False):
+        with self.bind_lock:
+            super().__init__(cmd_channel, extmode)
+
+
 class LabFTPHandler(LabCommands, FTPHandler):
     """Plain FTP (no certificate configured)."""
 
@@ -321,6 +339,7 @@ class FTPLabServer:
             max_line=max_line,
             auth_failed_timeout=auth_failed_delay,
             dtp_handler=dtp,
+            passive_dtp=type("LabPassiveDTP", (LabPassiveDTP,), {"bind_lock": threading.Lock()}),
         )
         if tls:
             attrs["ssl_context"] = tls_context(certfile, keyfile or certfile)

@@ -332,6 +332,29 @@ def test_passive_ports_stay_in_the_range(root):
         ftp.quit()
 
 
+def test_many_clients_share_a_small_passive_range(root, caplog):
+    """Threads picking passive ports at the same moment must not collide (EADDRINUSE on listen)."""
+    with running(root, passive_ports=[47011, 47012, 47013]) as srv:
+        errors = []
+
+        def client() -> None:
+            try:
+                ftp = login(srv)
+                for _ in range(40):
+                    assert "README.txt" in ftp.nlst()
+                ftp.quit()
+            except Exception as exc:        # noqa: BLE001 - collected and reported below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=client) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert "Traceback" not in caplog.text
+
+
 def test_pasv_tells_published_clients_the_published_address(root):
     """Clients from the gateway (here 127.0.0.1) hear the published address; others the server's own."""
     with running(root, published_address="10.9.8.7", published_from={"127.0.0.1"}) as srv:
