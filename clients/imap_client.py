@@ -40,6 +40,7 @@ import imaplib
 import itertools
 import re
 import sys
+from pathlib import Path
 
 from socklab import cli
 from socklab.clients.mail_common import (add_account_args, body_text, pad, parse, server_text,
@@ -394,7 +395,7 @@ def cmd_copy(s: Session, args) -> None:
 
 def cmd_append(s: Session, args) -> None:
     try:
-        raw = sys.stdin.buffer.read() if args.file in (None, "-") else open(args.file, "rb").read()
+        raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
     except OSError as exc:
         raise cli.ClientError(f"cannot read {args.file}: {exc.strerror}") from exc
     flags = f"({' '.join(args.flag)})" if args.flag else None

@@ -31,6 +31,7 @@ import os
 import smtplib
 import sys
 from email.message import EmailMessage
+from pathlib import Path
 
 from socklab import cli
 from socklab.clients.mail_common import DOMAIN, add_account_args, tls_context
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
     recipients = [*args.to, *(args.cc or [])]
     if args.raw:
         try:
-            data = sys.stdin.buffer.read() if args.raw == "-" else open(args.raw, "rb").read()
+            data = sys.stdin.buffer.read() if args.raw == "-" else Path(args.raw).read_bytes()
         except OSError as exc:
             raise cli.ClientError(f"cannot read {args.raw}: {exc.strerror}") from exc
         message_id = None

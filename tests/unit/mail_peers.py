@@ -160,6 +160,7 @@ class MailLab:
         self.run(stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 class _Lines(logging.Handler):

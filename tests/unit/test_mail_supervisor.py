@@ -86,14 +86,14 @@ for name in ("dovecot", "smtpd"):
 print("ready", flush=True)
 sys.exit(s.wait())
 """)
-    host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert host.stdout.readline() == "ready\n"
-        host.send_signal(signal.SIGTERM)
-        assert host.wait(15) == 0
-    finally:
-        if host.poll() is None:
-            host.kill()
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) as host:
+        try:
+            assert host.stdout.readline() == "ready\n"
+            host.send_signal(signal.SIGTERM)
+            assert host.wait(15) == 0
+        finally:
+            if host.poll() is None:
+                host.kill()
     assert (tmp_path / "order").read_text() == "smtpd stopped\ndovecot stopped\n"
 
 
