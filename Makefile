@@ -38,7 +38,7 @@ images:  ## build the images only
 	@$(LAB_TOOL) build
 
 bench:  ## measure start-up, memory and the servers under load, beside real peers (~10 min)
-	@$(PYTHON) tools/bench.py
+	@$(PYTHON) tools/bench.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

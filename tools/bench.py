@@ -93,7 +93,7 @@ class Settings:
     """How much load, and how many runs. Every count is also bounded by a time."""
 
     runs: int = 3
-    cold_runs: int = 2              # each builds both images from Debian's packages: minutes
+    cold_runs: int = 1              # each builds both images from Debian's packages: minutes
     cold_base: bool = True          # False: keep the base image, build only the lab image (smoke)
     # sockets: round trips per client, for 1 client and for 32 clients
     socket_clients: tuple = (1, 32)
@@ -380,6 +380,7 @@ class Bench:
         self.sampler = StatsSampler()
         self.proxies = 0.0                         # bytes: the lab's docker-proxy processes
         self.last_bare_stop: float | None = None
+        self.last_output = ""                      # what the last make said
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.versions: dict = {}
         self.machine: dict = {}
@@ -416,6 +417,7 @@ class Bench:
         started = time.perf_counter()
         res = subprocess.run(cmd, env=self.lab_env(lab, **extra), capture_output=True, text=True, timeout=900)
         elapsed = time.perf_counter() - started
+        self.last_output = res.stdout
         if check and res.returncode != 0:
             raise BenchError(f"`make {target}` (LAB={lab}) failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
         return elapsed
@@ -471,6 +473,8 @@ class Bench:
         cold = self.fig("lifecycle.cold-up", "lifecycle",
                         "make lab, cold (no images) -> all healthy" if self.s.cold_base else
                         "make lab, cold (lab image only, base kept) -> all healthy", "s", "lower")
+        for fid, what, _ in self.cold_steps():
+            self.fig(fid, "lifecycle", what, "s", "lower")
         warm = self.fig("lifecycle.warm-up", "lifecycle", "make lab, warm (images built) -> all healthy", "s",
                         "lower", peer="bare container: docker run")
         down = self.fig("lifecycle.down", "lifecycle", "make down", "s", "lower", peer="bare container: docker stop")
@@ -483,7 +487,9 @@ class Bench:
             try:
                 t = self.make("lab", self.cold_lab, SOCKLAB_BASE_IMAGE=base, SOCKLAB_LAB_IMAGE=COLD_LAB)
                 cold.add(t)
-                progress(f"  cold make lab: {t:.1f} s")
+                parts = self.cold_parts(self.last_output)
+                progress(f"  cold make lab: {t:.1f} s ("
+                         + ", ".join(f"{self.figures[fid].what.split(': ')[-1]} {v:.0f} s" for fid, v in parts) + ")")
             except BenchError as exc:
                 cold.add(None)
                 self.failed([cold.id], r, str(exc))
@@ -518,6 +524,27 @@ class Bench:
         t_down = self.make("down", self.lab)
         self.figures["lifecycle.down"].add(t_down, self.last_bare_stop)
         progress(f"lifecycle: make down {t_down:.1f} s")
+
+    def cold_steps(self) -> list[tuple[str, str, str]]:
+        """The steps of a cold make lab: figure id, what, and what tools/lab.py says when done."""
+        steps = [("lifecycle.cold-image", "of which: building the lab image", rf"built {re.escape(COLD_LAB)} in (\d+) s"),
+                 ("lifecycle.cold-start", "of which: starting the hosts until healthy", r"all hosts healthy in (\d+) s")]
+        if self.s.cold_base:
+            steps.insert(0, ("lifecycle.cold-base", "of which: building the base from Debian's packages",
+                             rf"built {re.escape(COLD_BASE)} in (\d+) s"))
+        return steps
+
+    def cold_parts(self, said: str) -> list[tuple[str, float]]:
+        """Where a cold make lab spent its time, from what tools/lab.py said (whole seconds)."""
+        parts = []
+        for fid, what, pattern in self.cold_steps():
+            m = re.search(pattern, said)
+            self.fig(fid, "lifecycle", what, "s", "lower").add(float(m.group(1)) if m else None)
+            if m:
+                parts.append((fid, float(m.group(1))))
+            else:
+                self.failed([fid], len(self.figures[fid].runs) - 1, f"make lab did not say {pattern!r}")
+        return parts
 
     def remove_cold(self) -> None:
         sh(["docker", "image", "rm", "-f", COLD_LAB, COLD_BASE], check=False)
