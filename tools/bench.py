@@ -1008,8 +1008,10 @@ def render(doc: dict) -> str:
              f"{', smoke' if doc.get('smoke') else ''})",
              f"machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
              f"Docker {m['docker']} ({m['storage_driver']}, cgroup {m['cgroup']}), {m['compose']}",
-             f"each figure: median of {runs} runs (min-max); ratio = socklab / peer, run by run "
-             f"(cold make lab: {doc['settings']['cold_runs']} runs)", ""]
+             (f"each figure: median of {runs} runs (min-max); ratio = socklab / peer, run by run" if runs > 1 else
+              "each figure: one run; ratio = socklab / peer")
+             + f" (cold make lab: {doc['settings']['cold_runs']} run{'s' if doc['settings']['cold_runs'] > 1 else ''})",
+             ""]
     rows = [("", "figure", "socklab", "peer", "", "socklab/peer")]
     section = None
     order = {name: i for i, name in enumerate(SECTIONS)}
