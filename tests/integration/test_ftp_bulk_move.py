@@ -111,6 +111,7 @@ def test_bulk_move_rate_and_tls(lab, capsys):
     assert r.ok, r
     plain = summary(r.stdout)
     assert plain["moved"] == SPEED_COUNT and plain["failed"] == 0
+    assert "retry" not in r.stderr, r                     # nothing went wrong on the way
     assert len(checksums(lab, "ftp-backup", "speed")) == SPEED_COUNT
 
     make_files(lab, "secure", "obs", 100)
@@ -122,6 +123,9 @@ def test_bulk_move_rate_and_tls(lab, capsys):
     assert int(r.stdout.split()[-1]) >= 2                 # both servers, over TLS
     expected = {f"obs-{i:05d}.dat": hashlib.sha256(content(i)).hexdigest() for i in range(100)}
     assert checksums(lab, "ftp-backup", "secure") == expected
+
+    for service in ("ftp", "ftp-backup"):
+        assert "Traceback" not in lab.logs(service)
 
     # the seeded outbox of the ftp host, moved the way its README says
     r = lab.exec("client", ["bash", "-c", "ftp-move 'obs-*.dat' --source-dir outbox --target-dir inbox"])
