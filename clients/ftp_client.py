@@ -52,7 +52,7 @@ import shlex
 import ssl
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from socklab import cli
 
