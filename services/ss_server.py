@@ -27,6 +27,7 @@ import socketserver
 
 from socklab.log import setup, shown
 from socklab.services.timestamp import BUFSIZ, PORT, goodbye, stamp, too_long
+from socklab.serving import serve_until_stopped
 
 log = setup("ss-server")
 
@@ -89,10 +90,7 @@ def main(argv=None) -> int:
     with TimestampTCPServer((args.host, args.port), idle_timeout=args.idle_timeout,
                             bufsize=args.bufsize) as server:
         log.info("waiting for connection on %s", server.server_address)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(server, log)
     return 0
 
 

@@ -39,6 +39,7 @@ import threading
 
 from socklab.log import setup, shown
 from socklab.services.timestamp import BUFSIZ, PORT, goodbye, send_quietly, stamp, too_long
+from socklab.serving import serve_until_stopped
 
 
 class TimestampServer:
@@ -166,10 +167,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     with TimestampServer((args.host, args.port), bufsize=args.bufsize, idle_timeout=args.idle_timeout,
                          concurrent=args.concurrent, max_clients=args.max_clients) as server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(server, server.log)
     return 0
 
 

@@ -25,6 +25,7 @@ import threading
 
 from socklab.log import setup, shown
 from socklab.services.timestamp import BUFSIZ, PORT, stamp
+from socklab.serving import serve_until_stopped
 
 
 class UDPTimestampServer:
@@ -81,10 +82,7 @@ def main(argv=None) -> int:
     p.add_argument("--bufsize", type=int, default=BUFSIZ, help=f"largest datagram in bytes (default: {BUFSIZ})")
     args = p.parse_args(argv)
     with UDPTimestampServer((args.host, args.port), bufsize=args.bufsize) as server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(server, server.log)
     return 0
 
 

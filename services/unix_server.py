@@ -17,6 +17,7 @@ import socket
 import stat
 
 from socklab.services.tcp_server import TimestampServer, add_server_args
+from socklab.serving import serve_until_stopped
 
 SOCKET_PATH = "/run/socklab/timestamp.sock"
 
@@ -53,10 +54,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     with UnixTimestampServer(args.path, bufsize=args.bufsize, idle_timeout=args.idle_timeout,
                              concurrent=args.concurrent, max_clients=args.max_clients) as server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(server, server.log)
     return 0
 
 

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import functools
 import os
+import select
 import socket
 import ssl
 import sys
@@ -23,6 +24,10 @@ from collections.abc import Callable, Iterator, Sequence
 
 class ClientError(Exception):
     """A failure the user should read as one line; the command exits with status 1."""
+
+
+class ReaderGone(Exception):
+    """Whoever read our standard output has gone (``client | head``): stop, say nothing."""
 
 
 def parser(prog: str, description: str, host: str | None, port: int | None) -> argparse.ArgumentParser:
@@ -116,6 +121,8 @@ def guard(where: str) -> Iterator[None]:
     except ClientError:
         raise
     except (OSError, EOFError) as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            raise ReaderGone from exc       # the pipe that broke was ours, not the server's
         raise ClientError(describe(exc, where)) from exc
 
 
@@ -133,6 +140,13 @@ def main(prog: str) -> Callable[[Callable[[Sequence[str] | None], int | None]], 
             except KeyboardInterrupt:
                 print(file=sys.stderr)
                 return 130
+            except ReaderGone:
+                return 141                  # what a shell reports for a process ended by SIGPIPE
+            except BrokenPipeError as exc:
+                if _stdout_closed():        # `client | head`: the reader left, nothing to report
+                    return 141
+                print(f"{prog}: {describe(exc, 'the server')}", file=sys.stderr)
+                return 1
             except OSError as exc:          # anything a client did not guard itself
                 print(f"{prog}: {describe(exc, 'the server')}", file=sys.stderr)
                 return 1
@@ -140,6 +154,21 @@ def main(prog: str) -> Callable[[Callable[[Sequence[str] | None], int | None]], 
         return entry
 
     return wrap
+
+
+def _stdout_closed() -> bool:
+    """Has the reader of our standard output gone away?  (Then stop writing to it quietly.)"""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(event & select.POLLERR for _, event in poller.poll(0))  # a pipe with no reader
+    except (OSError, ValueError):
+        return False
+    if gone:
+        # Python would complain once more at exit while flushing; point stdout elsewhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return gone
 
 
 def connect(host: str, port: int, timeout: float) -> socket.socket:

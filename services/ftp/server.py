@@ -46,6 +46,7 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from socklab.log import setup
 from socklab.services.ftp import seed
+from socklab.serving import serve_until_stopped
 
 PORT = 21
 ROOT = "/srv/ftp"
@@ -453,10 +454,7 @@ def main(argv=None) -> int:
         raise
     if not use_tls and not args.no_tls:
         server.log.warning("no certificate at %s: AUTH TLS is not offered", cert)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve_until_stopped(server, server.log)
     return 0
 
 

@@ -18,7 +18,6 @@ on the number of readers and an idle timeout for each.
 from __future__ import annotations
 
 import argparse
-import signal
 import socketserver
 import ssl
 import sys
@@ -30,6 +29,7 @@ from socklab.log import setup
 from socklab.services.news.protocol import NNTPHandler
 from socklab.services.news.seed import seed
 from socklab.services.news.spool import Spool, write_atomically
+from socklab.serving import serve_until_stopped
 
 PORT = 119
 SPOOL = "/var/spool/news"
@@ -124,10 +124,6 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-def _stop(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="news-server", description="The lab's NNTP news server (RFC 3977).")
     p.add_argument("--host", default="", help="address to bind (default: all interfaces)")
@@ -158,8 +154,6 @@ def main(argv=None) -> int:
     accounts = {env("NEWS_USER", "student"): env("NEWS_PASSWORD", "password")}
     spool = open_spool(args.spool, path_host=args.path_host, seed_new=not args.no_seed)
     context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
-    # docker stop sends SIGTERM: leave serve_forever() the same way Ctrl-C does
-    signal.signal(signal.SIGTERM, _stop)
     with NewsServer((args.host, args.port), spool, accounts=accounts, path_host=args.path_host,
                     idle_timeout=args.idle_timeout, post_timeout=args.post_timeout,
                     max_clients=args.max_clients,
@@ -167,10 +161,7 @@ def main(argv=None) -> int:
                     tls_context=context) as server:
         log.info("NNTP server on %s, spool %s, accounts: %s, STARTTLS: %s", server.server_address,
                  spool.root, ", ".join(accounts), "yes" if context else "no")
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            log.info("stopping")
+        serve_until_stopped(server, log)
     return 0
 
 

@@ -331,3 +331,20 @@ def test_probe_sees_listening_tcp_and_bound_udp():
         assert missing("tcp", [str(tport)]) == []
         assert missing("udp", [str(uport)]) == []
     assert missing("tcp", [str(tport)]) == [str(tport)]
+
+
+def test_client_piped_into_head_stops_quietly(tcp_server):
+    """`tcp-client | head -1`: when the reader leaves, the client ends without a word."""
+    import subprocess
+    import sys
+    host, port = tcp_server.address
+    proc = subprocess.Popen([sys.executable, "-m", "socklab.clients.tcp_client", "--host", host, "--port", str(port)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(b"first\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().endswith(b"] first\n")
+    proc.stdout.close()                              # the reader goes away
+    proc.stdin.write(b"".join(b"more %d\n" % i for i in range(50)))
+    proc.stdin.close()
+    assert proc.wait(10) == 141
+    assert proc.stderr.read() == b""
