@@ -323,15 +323,19 @@ class Topology:
         binds = c.attrs["NetworkSettings"]["Ports"][f"{port}/{proto}"]
         return int(binds[0]["HostPort"])
 
+    def grace(self, service: str) -> int:
+        """Seconds ``docker stop`` waits after SIGTERM: compose's stop_grace_period (default 10 s)."""
+        return int(_seconds(self.services[service].get("stop_grace_period", "10s")))
+
     def stop(self, service: str) -> None:
-        self.container(service).stop(timeout=10)
+        self.container(service).stop(timeout=self.grace(service))
 
     def start(self, service: str) -> None:
         self.container(service).start()
         self.wait_healthy(service)
 
     def restart(self, service: str) -> None:
-        self.container(service).restart(timeout=10)
+        self.container(service).restart(timeout=self.grace(service))
         self.wait_healthy(service)
 
     def kill(self, service: str) -> None:
