@@ -13,8 +13,6 @@ The integration tests run the same SMTP server against the real Dovecot in the l
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import logging
 import mailbox
 import ssl
@@ -22,46 +20,14 @@ import threading
 from pathlib import Path
 
 from aiosmtpd.lmtp import LMTP
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from socklab.services.mail import accounts
 from socklab.services.mail.delivery import LMTPDelivery
 from socklab.services.mail.smtp import MailServer, tls_context
+from testpki import make_pki
 
 ACCOUNTS = "alice:password bob:secret"
 USERS = {"alice@lab.test", "bob@lab.test"}
-
-
-# --------------------------------------------------------------------------- TLS for tests
-
-def make_pki(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for localhost / 127.0.0.1: (ca, cert, key)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "socklab test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
 
 
 # --------------------------------------------------------------------------- the MDA's LMTP
@@ -108,7 +74,8 @@ class MailLab:
     def __init__(self, tmp: Path, *, max_size: int = 100_000, lmtp_delay: float = 0.0,
                  timeout: float = 30.0) -> None:
         self.tmp = tmp
-        self.ca, cert, key = make_pki(tmp)
+        pki = make_pki(tmp)
+        self.ca, cert, key = pki["ca"], pki["cert"], pki["key"]
         self.lmtp_path = str(tmp / "lmtp")
         self.passwd_file = str(tmp / "users")
         accounts.write_passwd_file(self.passwd_file, accounts.parse(ACCOUNTS), "lab.test")

@@ -164,10 +164,10 @@ def test_help(capsys):
 
 
 def test_starttls_then_login(spool_dir, certificate, capsys):
-    cert, key = certificate
+    ca, cert, key = certificate
     server = RunningServer(spool_dir, tls_context=tls_context(str(cert), str(key)))
     try:
-        code, out, err = run(server, capsys, "--trace", "--starttls", "--cafile", str(cert),
+        code, out, err = run(server, capsys, "--trace", "--starttls", "--cafile", str(ca),
                              "--user", "student", "--password", "password", "groups", "lab.test")
         assert code == 0, err
         assert out.split()[0] == "lab.test"

@@ -365,13 +365,13 @@ def test_slave_ihave_starttls_and_quit(news):
 
 
 def test_starttls(spool_dir, certificate):
-    cert, key = certificate
+    ca, cert, key = certificate
     server = RunningServer(spool_dir, tls_context=tls_context(str(cert), str(key)))
     try:
         with server.nntp() as s:
             assert "STARTTLS" in s.getcapabilities()
             s.group(CLP)
-            s.starttls(ssl.create_default_context(cafile=str(cert)))
+            s.starttls(ssl.create_default_context(cafile=str(ca)))
             assert s.sock.version() in ("TLSv1.2", "TLSv1.3")
             assert "STARTTLS" not in s.getcapabilities()    # asked again after the switch
             s.login("student", "password")                 # the password travels encrypted
