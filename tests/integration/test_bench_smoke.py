@@ -82,7 +82,7 @@ def test_every_section_of_the_lab_is_measured(smoke):
                 expected |= {f"sockets.{key}.c{clients}.{k}" for k in ("rate", "p50", "p99")}
         expected |= {"sockets.udp.c1.loss", "sockets.udp.c32.loss"}
     if "ftp" in sections:
-        expected |= {"ftp.stor", "ftp.retr", "ftp.logins.all", "ftp.logins.p99"}
+        expected |= {"ftp.stor", "ftp.retr", "ftp.logins.rate", "ftp.logins.done", "ftp.logins.p99"}
     if "smtp" in sections:
         expected |= {"smtp.accept.c1.1k", "smtp.accept.c16.1k", "smtp.accept.c1.100k", "smtp.accept.c16.100k",
                      "smtp.e2e"}
