@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from importlib import resources
 
-from socklab import probe
 from socklab.log import setup
 from socklab.services.mail import DOMAIN, accounts
 
@@ -108,8 +107,9 @@ class Supervisor:
 
 
 def listening(kind: str, targets: list[str] | tuple[str, ...]) -> Callable[[], bool]:
-    """A readiness check: are these sockets listening in this container? (as lab-probe)"""
-    return lambda: not probe.missing(kind, list(targets))
+    """A readiness check: are these sockets listening in this container? (asks lab-probe,
+    which the healthcheck uses too)"""
+    return lambda: subprocess.run(["lab-probe", kind, *targets], stdout=subprocess.DEVNULL).returncode == 0
 
 
 def main(argv=None) -> int:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 import socket
 import struct
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from socklab.clients import ss_client, tcp_client, udp_client, unix_client
-from socklab.probe import missing
 from socklab.services.ss_server import TimestampTCPServer
 from socklab.services.tcp_server import TimestampServer
 from socklab.services.udp_server import UDPTimestampServer
 from socklab.services.unix_server import UnixTimestampServer
 
+PROBE = Path(__file__).resolve().parents[2] / "images" / "lab" / "lab-probe"
 STAMP = rb"\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] "
 
 
@@ -319,18 +321,41 @@ def test_client_reports_server_closing(capsys):
     assert capsys.readouterr().err == f"tcp-client: 127.0.0.1:{port} closed the connection\n"
 
 
-# ---------------------------------------------------------------- lab-probe
+# ---------------------------------------------------------------- lab-probe (images/lab/lab-probe)
+
+def missing(kind: str, targets: list[str]) -> list[str]:
+    """Run lab-probe; return the targets it reports as not listening."""
+    result = subprocess.run(["sh", str(PROBE), kind, *targets], capture_output=True, text=True)
+    if result.returncode == 0:
+        assert result.stdout == ""
+        return []
+    assert result.returncode == 1, result.stderr
+    prefix = f"not listening: {kind} "
+    assert result.stdout.startswith(prefix), result.stdout
+    return result.stdout[len(prefix):].split()
+
 
 def test_probe_sees_listening_tcp_and_bound_udp():
-    with socket.socket() as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+    with socket.socket() as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+            socket.socket(socket.AF_INET6) as t6:
         t.bind(("127.0.0.1", 0))
         u.bind(("127.0.0.1", 0))
-        tport, uport = t.getsockname()[1], u.getsockname()[1]
+        t6.bind(("::1", 0))
+        tport, uport, t6port = t.getsockname()[1], u.getsockname()[1], t6.getsockname()[1]
         assert missing("tcp", [str(tport)]) == [str(tport)]       # bound but not listening yet
         t.listen()
-        assert missing("tcp", [str(tport)]) == []
+        t6.listen()
+        assert missing("tcp", [str(tport), str(t6port)]) == []
         assert missing("udp", [str(uport)]) == []
+        assert missing("tcp", [str(uport)]) == [str(uport)]       # UDP is not TCP
     assert missing("tcp", [str(tport)]) == [str(tport)]
+
+
+def test_probe_usage():
+    assert subprocess.run(["sh", str(PROBE), "--help"], capture_output=True).returncode == 0
+    for bad in (["sctp", "1"], ["tcp"], ["tcp", "eighty"]):
+        result = subprocess.run(["sh", str(PROBE), *bad], capture_output=True, text=True)
+        assert result.returncode == 2 and result.stderr.startswith("usage: lab-probe"), bad
 
 
 def test_client_piped_into_head_stops_quietly(tcp_server):
