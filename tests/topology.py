@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
 import re
 import shlex
-import socket
 import tempfile
 import time
 import uuid
@@ -136,29 +134,6 @@ def _range(text: str) -> list[int]:
     return list(range(int(first), int(last or first) + 1))
 
 
-def _free_prefix() -> int:
-    """A LAB_PORT_PREFIX whose 100 ports (TCP and UDP) are all free on 127.0.0.1.
-
-    Prefixes 100-199 (ports 10000-19999): below Linux's ephemeral range (32768-60999), so
-    no outgoing connection takes a port between this check and the containers' start, and
-    apart from the blocks `make lab` uses (200-299).
-    """
-    for prefix in random.sample(range(100, 200), 60):
-        if all(_free(prefix * 100 + n) for n in range(100)):
-            return prefix
-    raise RuntimeError("no free block of 100 ports on 127.0.0.1 for the test lab")
-
-
-def _free(port: int) -> bool:
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
 @dataclass
 class ExecResult:
     exit_code: int
@@ -178,8 +153,8 @@ class Topology:
 
     def __init__(self) -> None:
         self.id = uuid.uuid4().hex[:8]
-        self.port_prefix = _free_prefix()
         self.tools = load_tools_lab()
+        self.port_prefix = self.tools.free_port_prefix()
         self.env = {**os.environ, "LAB_PORT_PREFIX": str(self.port_prefix),
                     "SOCKLAB_LAB_IMAGE": self.tools.LAB_IMAGE}
         self.services = load_services(self.env)

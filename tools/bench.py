@@ -51,7 +51,6 @@ import datetime
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import socket
@@ -220,24 +219,10 @@ def sh(cmd: list[str], *, check: bool = True, timeout: float = 600, **kw) -> sub
 
 def free_port_prefix() -> int:
     """A LAB_PORT_PREFIX whose 100 host ports are free (the bench lab publishes ports too)."""
-    used = set()
-    for line in sh(["docker", "ps", "--format", "{{.Ports}}"]).stdout.splitlines():
-        used |= {int(p) // 100 for p in re.findall(r":(\d+)->", line)}
-    # below the ephemeral port range (32768-), so that no passing connection takes one of them
-    for prefix in random.sample(range(100, 200), 60):
-        if prefix not in used and all(_port_free(prefix * 100 + n) for n in range(100)):
-            return prefix
-    raise BenchError("no free block of 100 ports on 127.0.0.1 for the bench lab")
-
-
-def _port_free(port: int) -> bool:
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
+    try:
+        return labtool.free_port_prefix()
+    except labtool.LabError as exc:
+        raise BenchError(str(exc)) from exc
 
 
 def parse_size(text: str) -> float:

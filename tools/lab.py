@@ -30,8 +30,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -135,6 +137,32 @@ def port_prefix(lab: str) -> int:
     if lab == DEFAULT_LAB:
         return DEFAULT_PORT_PREFIX
     return DEFAULT_PORT_PREFIX + 1 + zlib.crc32(lab.encode()) % 99
+
+
+def free_port_prefix() -> int:
+    """A LAB_PORT_PREFIX for a throw-away lab (tests, bench): all its 100 ports free.
+
+    Prefixes 100-199 (ports 10000-19999): below Linux's ephemeral range (32768-60999), so
+    no outgoing connection takes one of them between this check and the containers' start,
+    and apart from the blocks of labs started with `make lab` (200-299).
+    """
+    used = set()
+    for line in output(["docker", "ps", "--format", "{{.Ports}}"]).splitlines():
+        used |= {int(p) // 100 for p in re.findall(r":(\d+)->", line)}
+    for prefix in random.sample(range(100, 200), 60):
+        if prefix not in used and all(_port_free(prefix * 100 + n) for n in range(100)):
+            return prefix
+    raise LabError("no free block of 100 ports on 127.0.0.1 for a lab")
+
+
+def _port_free(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 def compose_env(lab: str) -> dict[str, str]:
