@@ -29,6 +29,7 @@ from pathlib import Path
 import docker
 import yaml
 from testcontainers.core.container import DockerContainer
+from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +171,9 @@ class Topology:
         self.tools.build(hosts=list(self.services))
         self.network = Network(docker_network_kw={"labels": {"socklab.test": self.id}}).create()
         for name in self._start_order():
-            self.containers[name] = self._container(name, self.services[name]).start()
+            # recorded before it starts, so that close() removes it even if starting fails
+            self.containers[name] = self._container(name, self.services[name])
+            self.containers[name].start()
         for name in self.services:
             self.wait_healthy(name)
         return self
@@ -323,6 +326,8 @@ class Topology:
         for c in self.containers.values():
             try:
                 c.get_wrapped_container().remove(force=True, v=True)
+            except ContainerStartException:     # never created
+                pass
             except docker.errors.APIError:
                 pass
         if self.network is not None:
