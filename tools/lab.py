@@ -224,18 +224,21 @@ def registry_answers() -> bool:
 
 
 def build_base(image: str = BASE_IMAGE, folder: str = "images/base") -> None:
-    """Build *image* from the Debian packages in *folder*/packages.txt (+ its Dockerfile).
+    """Build *image* from the Debian packages in *folder*/packages.txt.
 
     The lab's base by default; tools/bench.py builds its peers image (images/peers) so too.
+    Where a registry answers, images/base/Dockerfile installs the list on bookworm-slim;
+    elsewhere mmdebstrap does -- one package list, two ways to the same packages.
     """
-    want = digest([folder])
+    want = digest([folder, "images/base/Dockerfile"])
     if image_label(image, "socklab.base") == want:
         return
     how = os.environ.get("SOCKLAB_BASE_FROM") or ("registry" if registry_answers() else "mmdebstrap")
     started = time.monotonic()
     if how == "registry":
         say(f"building {image} FROM debian:bookworm-slim ...")
-        docker_build(["--label", f"socklab.base={want}", "-t", image, str(ROOT / folder)])
+        docker_build(["-f", str(ROOT / "images" / "base" / "Dockerfile"), "--label", f"socklab.base={want}",
+                      "-t", image, str(ROOT / folder)])
     elif how == "mmdebstrap":
         if not shutil.which("mmdebstrap"):
             raise LabError("no registry answers, so the base image is built from Debian's packages with "

@@ -15,10 +15,11 @@ every lab has the same bytes and ships a checksum file next to them.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import shutil
 from pathlib import Path
+
+from socklab.files import write_atomically
 
 SEED = Path(__file__).resolve().with_name("seed")
 
@@ -39,16 +40,6 @@ def copy_missing(source: Path, target: Path) -> int:
             shutil.copyfile(src, dst)
             copied += 1
     return copied
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write *data* under a temporary name, then rename: *path* is whole or absent."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def make_large_file(directory: Path, name: str = LARGE_NAME, size: int = LARGE_SIZE) -> Path:

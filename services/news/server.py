@@ -25,11 +25,12 @@ import threading
 from pathlib import Path
 
 from socklab.cli import env
+from socklab.files import write_atomically
 from socklab.log import setup
+from socklab.serving import serve_until_stopped
 from socklab.services.news.protocol import NNTPHandler
 from socklab.services.news.seed import seed
-from socklab.services.news.spool import Spool, write_atomically
-from socklab.serving import serve_until_stopped
+from socklab.services.news.spool import Spool
 
 PORT = 119
 SPOOL = "/var/spool/news"

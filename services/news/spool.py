@@ -48,6 +48,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from socklab.files import fsync_dir, write_atomically
 from socklab.services.news.article import Article, ArticleError, is_group_name, parse_date
 from socklab.services.news.wildmat import wildmat_match
 
@@ -99,26 +100,6 @@ class Group:
     @property
     def posting(self) -> bool:
         return self.flag == "y"
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the names in directory *path* durable (new, renamed or removed files)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace *path* with *data* so that a crash leaves the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 class Spool:
