@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import nntplib
+
+from concurrently import failures
 
 
 def host_nntp(lab) -> nntplib.NNTP:
@@ -118,22 +119,14 @@ def test_talking_nntp_by_hand(lab):
 def test_many_readers_while_one_sits_silent(lab):
     port = lab.host_port("news", 119)
     silent = socket.create_connection(("127.0.0.1", port), timeout=20)
-    errors = []
 
     def reader() -> None:
-        try:
-            with nntplib.NNTP("127.0.0.1", port, timeout=60) as s:
-                _, count, first, last, _ = s.group("comp.lang.python")
-                _, subjects = s.xhdr("subject", f"{first}-{last}")
-                assert len(subjects) == count
-        except Exception as exc:
-            errors.append(repr(exc))
+        with nntplib.NNTP("127.0.0.1", port, timeout=60) as s:
+            _, count, first, last, _ = s.group("comp.lang.python")
+            _, subjects = s.xhdr("subject", f"{first}-{last}")
+            assert len(subjects) == count
 
-    threads = [threading.Thread(target=reader) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = failures(reader, [()] * 20, timeout=60)
     silent.close()
     assert errors == []
 

@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from concurrently import failures
 from ftp_support import PASSWORD, USER, login, make_pki, running
 
 from socklab.services.ftp import seed
@@ -335,23 +336,13 @@ def test_passive_ports_stay_in_the_range(root):
 def test_many_clients_share_a_small_passive_range(root, caplog):
     """Threads picking passive ports at the same moment must not collide (EADDRINUSE on listen)."""
     with running(root, passive_ports=[47011, 47012, 47013]) as srv:
-        errors = []
-
         def client() -> None:
-            try:
-                ftp = login(srv)
-                for _ in range(40):
-                    assert "README.txt" in ftp.nlst()
-                ftp.quit()
-            except Exception as exc:        # noqa: BLE001 - collected and reported below
-                errors.append(repr(exc))
+            ftp = login(srv)
+            for _ in range(40):
+                assert "README.txt" in ftp.nlst()
+            ftp.quit()
 
-        threads = [threading.Thread(target=client) for _ in range(12)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert errors == []
+        assert failures(client, [()] * 12, timeout=60) == []
         assert "Traceback" not in caplog.text
 
 
@@ -473,25 +464,15 @@ def test_two_servers_in_one_process_stop_independently(tmp_path):
 
 
 def test_many_clients_at_once(server):
-    errors = []
-
     def client(i: int) -> None:
-        try:
-            ftp = login(server)
-            ftp.storbinary(f"STOR c{i}.txt", io.BytesIO(f"client {i}".encode() * 1000))
-            got = io.BytesIO()
-            ftp.retrbinary(f"RETR c{i}.txt", got.write)
-            assert got.getvalue() == f"client {i}".encode() * 1000
-            ftp.quit()
-        except Exception as exc:        # noqa: BLE001 - collected and reported below
-            errors.append(exc)
+        ftp = login(server)
+        ftp.storbinary(f"STOR c{i}.txt", io.BytesIO(f"client {i}".encode() * 1000))
+        got = io.BytesIO()
+        ftp.retrbinary(f"RETR c{i}.txt", got.write)
+        assert got.getvalue() == f"client {i}".encode() * 1000
+        ftp.quit()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    assert failures(client, [(i,) for i in range(12)], timeout=30) == []
 
 
 def test_server_options_from_the_command_line(tmp_path, monkeypatch):

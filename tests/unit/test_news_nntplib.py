@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime
 import io
 import ssl
-import threading
 import time
 from email.utils import parsedate_to_datetime
 
 import pytest
+from concurrently import failures
 from newslab import (ACCOUNTS, RunningServer, article_bytes, certificate, news, nntplib,  # noqa: F401
                      seeded_spool, spool_dir)
 
@@ -404,22 +404,12 @@ def test_debug_output(news, capsys):
 
 
 def test_many_readers_at_once(news):
-    errors = []
-
     def reader(i: int) -> None:
-        try:
-            with news.nntp() as s:
-                assert s.group(CLP)[1] == len(CLP_SEED)
-                assert s.body(1 + i % len(CLP_SEED))[1].lines == CLP_STORED[i % len(CLP_SEED)].body_lines()
-        except Exception as exc:
-            errors.append(repr(exc))
+        with news.nntp() as s:
+            assert s.group(CLP)[1] == len(CLP_SEED)
+            assert s.body(1 + i % len(CLP_SEED))[1].lines == CLP_STORED[i % len(CLP_SEED)].body_lines()
 
-    threads = [threading.Thread(target=reader, args=(i,)) for i in range(40)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    assert failures(reader, [(i,) for i in range(40)], timeout=30) == []
 
 
 def test_a_silent_client_is_dropped_and_others_are_served(spool_dir):

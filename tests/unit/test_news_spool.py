@@ -7,10 +7,10 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from concurrently import failures
 from newslab import RunningServer, article_bytes, news, nntplib, seeded_spool, spool_dir  # noqa: F401
 
 from socklab.services.news.article import Article
@@ -102,21 +102,13 @@ def test_an_unfinished_write_is_cleaned_up(spool_dir):
 
 def test_concurrent_posts_get_distinct_numbers(spool_dir):
     server = RunningServer(spool_dir)
-    errors = []
 
     def poster(i: int) -> None:
-        try:
-            with server.nntp() as s:
-                for j in range(5):
-                    s.post(article_bytes(subject=f"thread {i} post {j}"))
-        except Exception as exc:               # collected, so the assertion shows it
-            errors.append(exc)
+        with server.nntp() as s:
+            for j in range(5):
+                s.post(article_bytes(subject=f"thread {i} post {j}"))
 
-    threads = [threading.Thread(target=poster, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    errors = failures(poster, [(i,) for i in range(8)], timeout=30)
     server.stop()
     assert errors == []
     server = RunningServer(spool_dir)
