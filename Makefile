@@ -7,14 +7,10 @@ VENV := .venv
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_BUILDKIT := 0
 
-.PHONY: help lab down clean logs shell map images test unit integration bench venv
+.PHONY: help lab down clean logs shell map check images test unit integration bench chaos venv impair heal capture ladder
 
 help:  ## list the targets
-	@echo "socklab -- a network-programming lab on a private Docker network"
-	@echo
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
-	@echo
-	@echo "  LAB=name make lab   a second, separate lab (own network, volumes, host ports)"
+	@$(LAB_TOOL) make-help   # this file's `## ` descriptions, in the locale's language (LANG / SOCKLAB_LANG)
 
 lab:  ## build what is missing, start every host, wait until healthy, print the lab map
 	@$(LAB_TOOL) up
@@ -31,8 +27,23 @@ logs:  ## follow the servers' logs
 shell:  ## open a shell on the client host
 	@$(LAB_TOOL) shell
 
+check:  ## check your exercise programs across the lab (TASK=01 for one; LANG=zh_CN.UTF-8 for Chinese)
+	@$(LAB_TOOL) check $(TASK)
+
 map:  ## print the lab map of the running lab
 	@$(LAB_TOOL) map
+
+impair:  ## make a host's network worse (HOST=udp-server LOSS=30% RATE=1mbit); alone: what is in effect
+	@$(LAB_TOOL) impair
+
+heal:  ## undo make impair: HOST=udp-server, or every host without HOST
+	@$(LAB_TOOL) heal
+
+capture:  ## record a host's traffic, then its ladder diagram (HOST=ftp SECONDS=n COUNT=n LIVE=1)
+	@$(LAB_TOOL) capture $(HOST) $(if $(SECONDS),--seconds $(SECONDS)) $(if $(COUNT),--count $(COUNT)) $(if $(filter-out 0 no,$(LIVE)),--live)
+
+ladder:  ## draw a capture as a ladder diagram (FILE=workspace/captures/....pcap; default: the newest)
+	@$(LAB_TOOL) ladder $(FILE)
 
 images:  ## build the images only
 	@$(LAB_TOOL) build
@@ -40,7 +51,11 @@ images:  ## build the images only
 bench:  ## measure start-up, memory and the servers under load, beside real peers (~10 min)
 	@$(PYTHON) tools/bench.py $(BENCH_ARGS)
 
+chaos:  ## fuzz, flood, kill -9 and fill up every server of a private lab: nothing lost, no traceback (~10 min)
+	@$(PYTHON) tools/chaos.py $(CHAOS_ARGS)
+
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) tools/install.py test
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'

@@ -55,6 +55,7 @@ import time
 from collections.abc import Iterator
 
 from socklab import cli
+from socklab.i18n import _
 
 PORT = 21
 BLOCK = 256 * 1024
@@ -133,11 +134,11 @@ def ftp_errors(where: str, action: str = "") -> Iterator[None]:
     except ftplib.error_perm as exc:          # 5xx: permanent, do not repeat as is
         raise cli.ClientError(f"{prefix}{reply_text(exc)}") from exc
     except ftplib.error_temp as exc:          # 4xx: try again later (421: the server closed)
-        raise cli.ClientError(f"{prefix}{reply_text(exc)} (from {where})") from exc
+        raise cli.ClientError(prefix + _("{reply} (from {where})").format(reply=reply_text(exc), where=where)) from exc
     except (ftplib.error_reply, ftplib.error_proto) as exc:
-        raise cli.ClientError(f"{prefix}unexpected reply from {where}: {reply_text(exc)}") from exc
+        raise cli.ClientError(prefix + _("unexpected reply from {where}: {reply}").format(where=where, reply=reply_text(exc))) from exc
     except EOFError as exc:                   # ftplib: the server closed the control connection
-        raise cli.ClientError(f"{prefix}{where} closed the connection") from exc
+        raise cli.ClientError(prefix + _("{where} closed the connection").format(where=where)) from exc
     except (OSError, ssl.SSLError) as exc:
         raise cli.ClientError(prefix + cli.describe(exc, where)) from exc
 
@@ -162,9 +163,9 @@ def open_session(host: str, port: int = PORT, *, user: str = "anonymous", passwo
         with ftp_errors(where):
             ftp.connect(host, port)
         if tls:
-            with ftp_errors(where, "AUTH TLS refused (does the server offer TLS?)"):
+            with ftp_errors(where, _("AUTH TLS refused (does the server offer TLS?)")):
                 ftp.auth()
-        with ftp_errors(where, f"login as {user} refused"):
+        with ftp_errors(where, _("login as {user} refused").format(user=user)):
             ftp.login(user, password)
         with ftp_errors(where):
             if tls:
@@ -266,7 +267,7 @@ class Commands:
 
     def do_hash(self, a) -> None:
         if a.algorithm.upper() not in hash_algorithms(self.ftp):
-            raise cli.ClientError(f"{self.where} does not offer HASH {a.algorithm}")
+            raise cli.ClientError(_("{where} does not offer HASH {algorithm}").format(where=self.where, algorithm=a.algorithm))
         self.say(f"{server_hash(self.ftp, a.path, a.algorithm.upper())}  {a.path}")
 
     def do_feat(self, a) -> None:
@@ -284,7 +285,7 @@ class Commands:
             # (226 or 426) so that the session can go on
             with contextlib.suppress(ftplib.Error):
                 self.ftp.getresp()
-            raise cli.ClientError(f"{a.path} is not UTF-8 text; fetch it with get") from None
+            raise cli.ClientError(_("{path} is not UTF-8 text; fetch it with get").format(path=a.path)) from None
 
     def do_get(self, a) -> None:
         remote = a.remote
@@ -304,7 +305,7 @@ class Commands:
             try:
                 sink = open(part, "ab" if offset else "wb")
             except OSError as exc:
-                raise cli.ClientError(f"cannot write {part}: {exc.strerror}") from None
+                raise cli.ClientError(_("cannot write {file}: {reason}").format(file=part, reason=exc.strerror)) from None
         bar = self.progress(posixpath.basename(remote), size)
         bar.done_bytes = offset
         received = 0
@@ -343,27 +344,29 @@ class Commands:
             return
         total = offset + received
         if not a.text and size is not None and total != size:
-            raise cli.ClientError(f"{remote}: got {total} bytes of {size}; kept {part} (try --resume)")
+            raise cli.ClientError(_("{remote}: got {total} bytes of {size}; kept {part} (try --resume)").format(
+                remote=remote, total=total, size=size, part=part))
         if a.verify:
             self.verify(remote, part)
         if not device:
             os.replace(part, local)
-        resumed = f", resumed at {offset}" if offset else ""
-        self.say(f"{remote} -> {local}: {total} bytes in {seconds:.2f} s ({rate(received, seconds)}{resumed})")
+        resumed = _(", resumed at {offset}").format(offset=offset) if offset else ""
+        self.say(_("{src} -> {dst}: {size} bytes in {seconds:.2f} s ({rate}{resumed})").format(
+            src=remote, dst=local, size=total, seconds=seconds, rate=rate(received, seconds), resumed=resumed))
 
     def do_put(self, a) -> None:
         local = a.local
         remote = a.remote or os.path.basename(local)
         if not os.path.isfile(local):
-            raise cli.ClientError(f"{local}: no such local file")
+            raise cli.ClientError(_("{local}: no such local file").format(local=local))
         if not os.access(local, os.R_OK):
-            raise cli.ClientError(f"{local}: not readable")
+            raise cli.ClientError(_("{local}: not readable").format(local=local))
         size = os.path.getsize(local)
         offset = 0
         if a.resume:
             offset = remote_size(self.ftp, remote) or 0
             if offset > size:
-                raise cli.ClientError(f"{remote} on the server is larger than {local}; not resuming")
+                raise cli.ClientError(_("{remote} on the server is larger than {local}; not resuming").format(remote=remote, local=local))
         bar = self.progress(os.path.basename(local), size)
         bar.done_bytes = offset
         with open(local, "rb") as f:
@@ -377,20 +380,22 @@ class Commands:
         if not a.text:
             stored = remote_size(self.ftp, remote)
             if stored is not None and stored != size:
-                raise cli.ClientError(f"{remote}: the server has {stored} bytes, {local} has {size}")
+                raise cli.ClientError(_("{remote}: the server has {stored} bytes, {local} has {size}").format(
+                    remote=remote, stored=stored, local=local, size=size))
         if a.verify:
             self.verify(remote, local)
-        resumed = f", resumed at {offset}" if offset else ""
-        self.say(f"{local} -> {remote}: {size} bytes in {seconds:.2f} s ({rate(size - offset, seconds)}{resumed})")
+        resumed = _(", resumed at {offset}").format(offset=offset) if offset else ""
+        self.say(_("{src} -> {dst}: {size} bytes in {seconds:.2f} s ({rate}{resumed})").format(
+            src=local, dst=remote, size=size, seconds=seconds, rate=rate(size - offset, seconds), resumed=resumed))
 
     def verify(self, remote: str, local: str) -> None:
         """Compare the server's SHA-256 of *remote* (HASH) with that of the *local* file."""
         if "SHA-256" not in hash_algorithms(self.ftp):
-            raise cli.ClientError(f"--verify: {self.where} does not offer HASH SHA-256")
+            raise cli.ClientError("--verify: " + _("{where} does not offer HASH {algorithm}").format(where=self.where, algorithm="SHA-256"))
         theirs, ours = server_hash(self.ftp, remote), file_sha256(local)
         if theirs != ours:
-            raise cli.ClientError(f"{remote}: checksums differ (server {theirs}, here {ours})")
-        self.say(f"verified: SHA-256 {ours}")
+            raise cli.ClientError(_("{remote}: checksums differ (server {theirs}, here {ours})").format(remote=remote, theirs=theirs, ours=ours))
+        self.say(_("verified: SHA-256 {digest}").format(digest=ours))
 
     # --- changing the server's files
 
@@ -419,44 +424,44 @@ def add_commands(sub) -> None:
         p.set_defaults(handler=handler, command=name)
         return p
 
-    cmd("pwd", "pwd", "print the current directory (pwd)")
-    cmd("cd", "cd", "change directory (cwd) and print the new one").add_argument("path")
-    cmd("ls", "ls", "list a directory in long form (dir: LIST)", ["dir"]).add_argument("path", nargs="?")
-    cmd("nlst", "nlst", "list names only (nlst: NLST)").add_argument("path", nargs="?")
-    cmd("cat", "cat", "print a text file (retrlines: TYPE A + RETR)").add_argument("path")
-    p = cmd("get", "get", "download a file (retrbinary: TYPE I + RETR)")
+    cmd("pwd", "pwd", _("print the current directory (pwd)"))
+    cmd("cd", "cd", _("change directory (cwd) and print the new one")).add_argument("path")
+    cmd("ls", "ls", _("list a directory in long form (dir: LIST)"), ["dir"]).add_argument("path", nargs="?")
+    cmd("nlst", "nlst", _("list names only (nlst: NLST)")).add_argument("path", nargs="?")
+    cmd("cat", "cat", _("print a text file (retrlines: TYPE A + RETR)")).add_argument("path")
+    p = cmd("get", "get", _("download a file (retrbinary: TYPE I + RETR)"))
     p.add_argument("remote")
-    p.add_argument("local", nargs="?", help="file or directory to save to ('-': standard output)")
-    p.add_argument("--text", action="store_true", help="ASCII mode, line by line (retrlines)")
-    p.add_argument("--resume", action="store_true", help="continue LOCAL.part from where it stopped (REST)")
-    p.add_argument("--verify", action="store_true", help="compare SHA-256 with the server's HASH")
-    p = cmd("put", "put", "upload a file (storbinary: TYPE I + STOR)")
+    p.add_argument("local", nargs="?", help=_("file or directory to save to ('-': standard output)"))
+    p.add_argument("--text", action="store_true", help=_("ASCII mode, line by line (retrlines)"))
+    p.add_argument("--resume", action="store_true", help=_("continue LOCAL.part from where it stopped (REST)"))
+    p.add_argument("--verify", action="store_true", help=_("compare SHA-256 with the server's HASH"))
+    p = cmd("put", "put", _("upload a file (storbinary: TYPE I + STOR)"))
     p.add_argument("local")
     p.add_argument("remote", nargs="?")
-    p.add_argument("--text", action="store_true", help="ASCII mode, line by line (storlines)")
-    p.add_argument("--resume", action="store_true", help="continue a partial upload (REST + STOR)")
-    p.add_argument("--verify", action="store_true", help="compare SHA-256 with the server's HASH")
-    p = cmd("mv", "mv", "rename a file or directory (rename: RNFR + RNTO)", ["rename"])
+    p.add_argument("--text", action="store_true", help=_("ASCII mode, line by line (storlines)"))
+    p.add_argument("--resume", action="store_true", help=_("continue a partial upload (REST + STOR)"))
+    p.add_argument("--verify", action="store_true", help=_("compare SHA-256 with the server's HASH"))
+    p = cmd("mv", "mv", _("rename a file or directory (rename: RNFR + RNTO)"), ["rename"])
     p.add_argument("old")
     p.add_argument("new")
-    cmd("rm", "rm", "delete a file (delete: DELE)", ["delete"]).add_argument("path")
-    cmd("mkdir", "mkdir", "make a directory (mkd: MKD)").add_argument("path")
-    cmd("rmdir", "rmdir", "remove an empty directory (rmd: RMD)").add_argument("path")
-    cmd("size", "size", "size of a file in bytes (SIZE)").add_argument("path")
-    p = cmd("hash", "hash", "the server's checksum of a file (HASH)")
+    cmd("rm", "rm", _("delete a file (delete: DELE)"), ["delete"]).add_argument("path")
+    cmd("mkdir", "mkdir", _("make a directory (mkd: MKD)")).add_argument("path")
+    cmd("rmdir", "rmdir", _("remove an empty directory (rmd: RMD)")).add_argument("path")
+    cmd("size", "size", _("size of a file in bytes (SIZE)")).add_argument("path")
+    p = cmd("hash", "hash", _("the server's checksum of a file (HASH)"))
     p.add_argument("path")
-    p.add_argument("--algorithm", default="SHA-256", help="SHA-256 (default), SHA-512, SHA-1 or MD5")
-    cmd("feat", "feat", "what the server supports beyond RFC 959 (FEAT)")
+    p.add_argument("--algorithm", default="SHA-256", help=_("SHA-256 (default), SHA-512, SHA-1 or MD5"))
+    cmd("feat", "feat", _("what the server supports beyond RFC 959 (FEAT)"))
 
 
 def add_session_args(p: argparse.ArgumentParser) -> None:
     """Options that say how to open a session (also used by ftp-move)."""
     p.add_argument("--active", dest="active", action="store_true",
-                   help="active mode: the server connects back to us (PORT/EPRT)")
+                   help=_("active mode: the server connects back to us (PORT/EPRT)"))
     p.add_argument("--passive", dest="active", action="store_false",
-                   help="passive mode: we connect to the server's data port (PASV/EPSV; the default)")
-    p.add_argument("--tls", action="store_true", help="FTPS: AUTH TLS before login, PROT P for data")
-    p.add_argument("--cafile", help="trust this CA certificate (e.g. pki/ca.crt on the host)")
+                   help=_("passive mode: we connect to the server's data port (PASV/EPSV; the default)"))
+    p.add_argument("--tls", action="store_true", help=_("FTPS: AUTH TLS before login, PROT P for data"))
+    p.add_argument("--cafile", help=_("trust this CA certificate (e.g. pki/ca.crt on the host)"))
 
 
 def password_for(user: str, given: str | None) -> str:
@@ -468,8 +473,8 @@ def password_for(user: str, given: str | None) -> str:
     if os.environ.get("FTP_PASSWORD"):
         return os.environ["FTP_PASSWORD"]
     if sys.stdin.isatty():
-        return getpass.getpass(f"password for {user}: ")
-    raise cli.ClientError(f"no password for {user}: give --password or set FTP_PASSWORD")
+        return getpass.getpass(_("password for {user}: ").format(user=user))
+    raise cli.ClientError(_("no password for {user}: give --password or set FTP_PASSWORD").format(user=user))
 
 
 def shell(cmds: Commands, parser: argparse.ArgumentParser) -> int:
@@ -509,22 +514,22 @@ def shell(cmds: Commands, parser: argparse.ArgumentParser) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli.parser("ftp-client", "The chapter's ftplib client: one subcommand per ftplib method.", "ftp", PORT)
-    p.add_argument("-u", "--user", default="anonymous", help="account (default: anonymous)")
-    p.add_argument("-p", "--password", help="password (default: FTP_PASSWORD, or asked for)")
-    p.add_argument("--cd", metavar="DIR", help="change to DIR (cwd) before the subcommand")
+    p = cli.parser("ftp-client", _("The chapter's ftplib client: one subcommand per ftplib method."), "ftp", PORT)
+    p.add_argument("-u", "--user", default="anonymous", help=_("account (default: anonymous)"))
+    p.add_argument("-p", "--password", help=_("password (default: FTP_PASSWORD, or asked for)"))
+    p.add_argument("--cd", metavar="DIR", help=_("change to DIR (cwd) before the subcommand"))
     add_session_args(p)
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
-                   help="draw a progress bar for transfers (default: when stderr is a terminal)")
+                   help=_("draw a progress bar for transfers (default: when stderr is a terminal)"))
     p.add_argument("--no-progress", dest="progress", action="store_false")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_commands(sub)
-    sub.add_parser("shell", help="read subcommands line by line on one session (cd, ls, get, ...)")
+    sub.add_parser("shell", help=_("read subcommands line by line on one session (cd, ls, get, ...)"))
     return p
 
 
 def shell_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="", add_help=False, description="Subcommands (quit ends):")
+    p = argparse.ArgumentParser(prog="", add_help=False, description=_("Subcommands (quit ends):"))
     add_commands(p.add_subparsers(dest="command", metavar="COMMAND", required=True))
     return p
 

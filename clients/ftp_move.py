@@ -50,6 +50,7 @@ import time
 from dataclasses import dataclass, field
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.clients.ftp_client import (BLOCK, PORT, add_session_args, close_session, ftp_errors,
                                         hash_algorithms, human_bytes, open_session, password_for, rate)
 
@@ -283,9 +284,9 @@ class Mover:
         start = 0 if (offset == 0 or not src.hash or self.verify_mode == "readback") else offset
         skip = offset - start
         h = hashlib.sha256() if start == 0 else None
-        src_conn, _ = src.ftp.ntransfercmd(f"RETR {name}", rest=start or None)
+        src_conn, _size = src.ftp.ntransfercmd(f"RETR {name}", rest=start or None)
         with src_conn:
-            dst_conn, _ = dst.ftp.ntransfercmd(f"STOR {part}", rest=offset or None)
+            dst_conn, _size = dst.ftp.ntransfercmd(f"STOR {part}", rest=offset or None)
             with dst_conn:
                 while data := src_conn.recv(BLOCK):
                     if h is not None:
@@ -421,9 +422,10 @@ class Reporter:
             return
         elapsed = time.monotonic() - started
         with self.lock:
-            print(f"\r{stats.done}/{stats.matched} files  {human_bytes(stats.bytes)}  "
-                  f"{stats.done / max(elapsed, 1e-9):.1f} files/s  {rate(stats.sent, elapsed)}\033[K",
-                  end="", file=self.err, flush=True)
+            print("\r" + _("{done}/{matched} files  {bytes}  {per_second:.1f} files/s  {rate}").format(
+                done=stats.done, matched=stats.matched, bytes=human_bytes(stats.bytes),
+                per_second=stats.done / max(elapsed, 1e-9), rate=rate(stats.sent, elapsed)) + "\033[K",
+                end="", file=self.err, flush=True)
             self._drawn = True
 
     def _clear(self) -> None:
@@ -444,36 +446,37 @@ def matcher(patterns: list[str], regex: bool):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli.parser("ftp-move", "Move the files whose names match PATTERN from one FTP server to another: "
-                   "copy, verify, rename, then delete the source. Safe to stop and run again.", None, None)
+    p = cli.parser("ftp-move", _("Move the files whose names match PATTERN from one FTP server to another: "
+                                 "copy, verify, rename, then delete the source. Safe to stop and run again."),
+                   None, None)
     p.add_argument("patterns", nargs="+", metavar="PATTERN",
-                   help="shell-style name pattern, e.g. 'obs-2016*.dat' (quote it); several allowed")
-    p.add_argument("--regex", action="store_true", help="patterns are regular expressions (whole name)")
-    p.add_argument("--source", default="ftp", metavar="HOST", help="server to move from (default: ftp)")
+                   help=_("shell-style name pattern, e.g. 'obs-2016*.dat' (quote it); several allowed"))
+    p.add_argument("--regex", action="store_true", help=_("patterns are regular expressions (whole name)"))
+    p.add_argument("--source", default="ftp", metavar="HOST", help=_("server to move from (default: ftp)"))
     p.add_argument("--source-port", type=int, default=PORT)
-    p.add_argument("--source-dir", default=".", metavar="DIR", help="directory there (default: login directory)")
-    p.add_argument("--target", default="ftp-backup", metavar="HOST", help="server to move to (default: ftp-backup)")
+    p.add_argument("--source-dir", default=".", metavar="DIR", help=_("directory there (default: login directory)"))
+    p.add_argument("--target", default="ftp-backup", metavar="HOST", help=_("server to move to (default: ftp-backup)"))
     p.add_argument("--target-port", type=int, default=PORT)
     p.add_argument("--target-dir", default=".", metavar="DIR",
-                   help="directory there, made if missing (default: login directory)")
+                   help=_("directory there, made if missing (default: login directory)"))
     p.add_argument("-u", "--user", default=cli.env("FTP_USER", "student"),
-                   help="account on both servers (default: FTP_USER, else student)")
-    p.add_argument("-p", "--password", help="its password (default: FTP_PASSWORD, or asked for)")
-    p.add_argument("--target-user", help="account on the target, if different")
-    p.add_argument("--target-password", help="its password, if different")
+                   help=_("account on both servers (default: FTP_USER, else student)"))
+    p.add_argument("-p", "--password", help=_("its password (default: FTP_PASSWORD, or asked for)"))
+    p.add_argument("--target-user", help=_("account on the target, if different"))
+    p.add_argument("--target-password", help=_("its password, if different"))
     add_session_args(p)
-    p.add_argument("-j", "--jobs", type=int, default=4, help="connections to each server, moving side by side (default: 4)")
+    p.add_argument("-j", "--jobs", type=int, default=4, help=_("connections to each server, moving side by side (default: 4)"))
     p.add_argument("--verify", choices=["auto", "readback", "size"], default="auto",
-                   help="auto: SHA-256 by HASH where a server offers it, else read back (default); "
-                        "readback: always read the copy back; size: compare sizes only")
+                   help=_("auto: SHA-256 by HASH where a server offers it, else read back (default); "
+                          "readback: always read the copy back; size: compare sizes only"))
     p.add_argument("--overwrite", action="store_true",
-                   help="replace a different file of the same name on the target (default: skip it)")
+                   help=_("replace a different file of the same name on the target (default: skip it)"))
     p.add_argument("--retries", type=int, default=5,
-                   help="new connections to try per file after a network error, waiting longer each time (default: 5)")
-    p.add_argument("--dry-run", action="store_true", help="only list what would be moved")
-    p.add_argument("-v", "--verbose", action="store_true", help="a line for every file")
+                   help=_("new connections to try per file after a network error, waiting longer each time (default: 5)"))
+    p.add_argument("--dry-run", action="store_true", help=_("only list what would be moved"))
+    p.add_argument("-v", "--verbose", action="store_true", help=_("a line for every file"))
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
-                   help="a progress line (default: when stderr is a terminal)")
+                   help=_("a progress line (default: when stderr is a terminal)"))
     p.add_argument("--no-progress", dest="progress", action="store_false")
     return p
 
@@ -483,7 +486,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
     if args.jobs < 1:
-        raise cli.ClientError("--jobs must be at least 1")
+        raise cli.ClientError(_("--jobs must be at least 1"))
     redirect = contextlib.redirect_stdout(sys.stderr) if args.trace else contextlib.nullcontext()
     with redirect:
         password = password_for(args.user, args.password)
@@ -501,10 +504,10 @@ def run(args, source: Endpoint, target: Endpoint, out, err) -> int:
     src, dst = Session(source), Session(target, create=True)
     try:
         if (source.host, source.port, source.user, src.cwd) == (target.host, target.port, target.user, dst.cwd):
-            raise cli.ClientError("source and target are the same directory")
-        with ftp_errors(src.where, "listing the source"):
+            raise cli.ClientError(_("source and target are the same directory"))
+        with ftp_errors(src.where, _("listing the source")):
             src_files = src.files()
-        with ftp_errors(dst.where, "listing the target"):
+        with ftp_errors(dst.where, _("listing the target")):
             on_target = dst.files()
         source.directory, target.directory = src.cwd, dst.cwd     # absolute from now on
     finally:
@@ -514,14 +517,16 @@ def run(args, source: Endpoint, target: Endpoint, out, err) -> int:
     matches = matcher(args.patterns, args.regex)
     todo = sorted((n, s) for n, s in src_files.items() if matches(n) and not n.endswith(PART_SUFFIX))
     stale = [n for n in on_target if n.endswith(PART_SUFFIX) and n[1:-len(PART_SUFFIX)] not in src_files]
-    print(f"ftp-move: {len(todo)} files match on {source}; moving them to {target}"
-          f"{'' if args.dry_run else f' with {min(args.jobs, max(len(todo), 1))} connections'}", file=out, flush=True)
+    connections = "" if args.dry_run else _(" with {n} connections").format(n=min(args.jobs, max(len(todo), 1)))
+    print("ftp-move: " + _("{n} files match on {source}; moving them to {target}{connections}").format(
+        n=len(todo), source=source, target=target, connections=connections), file=out, flush=True)
     if args.dry_run:
         for name, size in todo:
-            state = ("on the target already" if name in on_target else
-                     f"partial copy of {on_target[part_name(name)]} bytes on the target"
+            state = (_("on the target already") if name in on_target else
+                     _("partial copy of {size} bytes on the target").format(size=on_target[part_name(name)])
                      if part_name(name) in on_target else "")
-            print(f"  {name} ({size} bytes){'  -- ' + state if state else ''}", file=out)
+            print("  " + _("{name} ({size} bytes)").format(name=name, size=size)
+                  + ("  -- " + state if state else ""), file=out)
         return 0
 
     stats = Stats(matched=len(todo))
@@ -533,7 +538,7 @@ def run(args, source: Endpoint, target: Endpoint, out, err) -> int:
     stop = threading.Event()
     started = time.monotonic()
     movers = [Mover(source, target, verify=args.verify, overwrite=args.overwrite, stats=stats, report=report)
-              for _ in range(min(args.jobs, max(len(todo), 1)))]
+              for _job in range(min(args.jobs, max(len(todo), 1)))]
     threads = [threading.Thread(target=m.run, args=(work, on_target, args.retries, stop), daemon=True)
                for m in movers]
     interrupted = False
@@ -550,13 +555,16 @@ def run(args, source: Endpoint, target: Endpoint, out, err) -> int:
             t.join(60)
     report.end()
     elapsed = time.monotonic() - started
-    print(f"ftp-move: {'interrupted; ' if interrupted else ''}moved {stats.moved} files "
-          f"({human_bytes(stats.bytes)}) in {elapsed:.1f} s: {(stats.moved + stats.already) / max(elapsed, 1e-9):.1f} "
-          f"files/s, {rate(stats.sent, elapsed)}; already there {stats.already}, resumed {stats.resumed}, "
-          f"skipped {stats.skipped}, failed {stats.failed}", file=out, flush=True)
+    print("ftp-move: " + (_("interrupted; ") if interrupted else "")
+          + _("moved {moved} files ({bytes}) in {seconds:.1f} s: {per_second:.1f} files/s, {rate}; "
+              "already there {already}, resumed {resumed}, skipped {skipped}, failed {failed}").format(
+              moved=stats.moved, bytes=human_bytes(stats.bytes), seconds=elapsed,
+              per_second=(stats.moved + stats.already) / max(elapsed, 1e-9), rate=rate(stats.sent, elapsed),
+              already=stats.already, resumed=stats.resumed, skipped=stats.skipped, failed=stats.failed),
+          file=out, flush=True)
     if stale:
-        print(f"ftp-move: {len(stale)} partial copies on the target have no source any more "
-              f"(e.g. {stale[0]}); left alone", file=err)
+        print("ftp-move: " + _("{n} partial copies on the target have no source any more "
+                                 "(e.g. {example}); left alone").format(n=len(stale), example=stale[0]), file=err)
     if interrupted:
         return 130
     return 0 if stats.failed == 0 and stats.skipped == 0 else 1

@@ -43,6 +43,7 @@ import sys
 from pathlib import Path
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.clients.mail_common import (add_account_args, body_text, pad, parse, server_text,
                                          show_message, tls_context)
 
@@ -73,15 +74,18 @@ def encode_mailbox(name: str) -> str:
 
 
 def decode_mailbox(name: str) -> str:
-    """The inverse of :func:`encode_mailbox`."""
+    """The inverse of :func:`encode_mailbox`; a name that is not valid modified UTF-7 stays as it is."""
     def one(m: re.Match) -> str:
         text = m.group(1)
         if not text:
             return "&"
         data = text.replace(",", "/")
-        return base64.b64decode(data + "=" * (-len(data) % 4)).decode("utf-16-be")
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True).decode("utf-16-be")
 
-    return re.sub(r"&([^-]*)-", one, name)
+    try:
+        return re.sub(r"&([^-]*)-", one, name)
+    except (ValueError, UnicodeDecodeError):
+        return name
 
 
 def quoted(text: str) -> str:
@@ -99,7 +103,7 @@ def parse_list_line(line: bytes) -> tuple[list[str], str, str]:
     """``(\\HasNoChildren \\Sent) "/" "Sent"`` -> (flags, delimiter, decoded name)."""
     m = re.fullmatch(rb'\(([^)]*)\) (NIL|"(?:[^"\\]|\\.)*") (.+)', line)
     if not m:
-        raise cli.ClientError(f"cannot read the LIST reply {line!r}")
+        raise cli.ClientError(_("cannot read the LIST reply {line}").format(line=repr(line)))
     flags = m.group(1).decode().split()
     delim = m.group(2).decode().strip('"')
     name = m.group(3).decode("utf-8", "replace")
@@ -214,7 +218,7 @@ class Session:
     def select(self, mailbox: str, readonly: bool = False) -> int:
         typ, data = self.imap.select(mailbox_arg(mailbox), readonly=readonly)
         if typ != "OK":
-            raise cli.ClientError(f"cannot open {mailbox}: {data[0].decode('utf-8', 'replace')}")
+            raise cli.ClientError(_("cannot open {mailbox}: {reply}").format(mailbox=mailbox, reply=data[0].decode("utf-8", "replace")))
         return int(data[0] or 0)
 
     def uid(self, command: str, *args, what: str = "") -> list:
@@ -266,35 +270,37 @@ def connect(args) -> imaplib.IMAP4:
 def cmd_list(s: Session, args) -> None:
     for line in s.ok(s.imap.list('""', mailbox_arg(args.pattern)), "LIST"):
         if line:
-            flags, _, name = parse_list_line(line)
+            flags, _delim, name = parse_list_line(line)
             print(f"{pad(name, 24)} {' '.join(flags)}")
 
 
 def cmd_create(s: Session, args) -> None:
-    s.ok(s.imap.create(mailbox_arg(args.name)), f"cannot create {args.name}")
+    s.ok(s.imap.create(mailbox_arg(args.name)), _("cannot create {mailbox}").format(mailbox=args.name))
     s.imap.subscribe(mailbox_arg(args.name))
-    print(f"created {args.name}")
+    print(_("created {mailbox}").format(mailbox=args.name))
 
 
 def cmd_delete(s: Session, args) -> None:
     s.imap.unsubscribe(mailbox_arg(args.name))
-    s.ok(s.imap.delete(mailbox_arg(args.name)), f"cannot delete {args.name}")
-    print(f"deleted {args.name}")
+    s.ok(s.imap.delete(mailbox_arg(args.name)), _("cannot delete {mailbox}").format(mailbox=args.name))
+    print(_("deleted {mailbox}").format(mailbox=args.name))
 
 
 def cmd_rename(s: Session, args) -> None:
-    s.ok(s.imap.rename(mailbox_arg(args.old), mailbox_arg(args.new)), f"cannot rename {args.old}")
+    s.ok(s.imap.rename(mailbox_arg(args.old), mailbox_arg(args.new)), _("cannot rename {mailbox}").format(mailbox=args.old))
     s.imap.unsubscribe(mailbox_arg(args.old))
     s.imap.subscribe(mailbox_arg(args.new))
-    print(f"renamed {args.old} to {args.new}")
+    print(_("renamed {old} to {new}").format(old=args.old, new=args.new))
 
 
 def cmd_select(s: Session, args) -> None:
     data = s.ok(s.imap.status(mailbox_arg(args.mailbox), "(MESSAGES RECENT UNSEEN UIDNEXT UIDVALIDITY)"),
-                f"cannot open {args.mailbox}")
+                _("cannot open {mailbox}").format(mailbox=args.mailbox))
     counts = dict(re.findall(r"(\w+) (\d+)", data[0].decode().rsplit("(", 1)[1]))
-    print(f"{args.mailbox}: {counts['MESSAGES']} message(s), {counts['RECENT']} recent, {counts['UNSEEN']} unseen "
-          f"(UIDVALIDITY {counts['UIDVALIDITY']}, next UID {counts['UIDNEXT']})")
+    print(_("{mailbox}: {messages} message(s), {recent} recent, {unseen} unseen "
+            "(UIDVALIDITY {uidvalidity}, next UID {uidnext})").format(
+        mailbox=args.mailbox, messages=counts["MESSAGES"], recent=counts["RECENT"], unseen=counts["UNSEEN"],
+        uidvalidity=counts["UIDVALIDITY"], uidnext=counts["UIDNEXT"]))
     s.select(args.mailbox, readonly=True)      # EXAMINE: looking does not change \Recent or \Seen
     uids = s.uid("SEARCH", "ALL")[0].split()[-args.latest:] if args.latest else []
     for line in s.summaries(uids):
@@ -312,7 +318,7 @@ def cmd_search(s: Session, args) -> None:
         elif literal is None:
             literal = (key, value)
         else:
-            raise cli.ClientError("only one search word may be non-ASCII (it travels as an IMAP literal)")
+            raise cli.ClientError(_("only one search word may be non-ASCII (it travels as an IMAP literal)"))
     for key, value in (("SINCE", args.since), ("BEFORE", args.before), ("ON", args.on)):
         if value:
             criteria += [key, value]
@@ -324,7 +330,7 @@ def cmd_search(s: Session, args) -> None:
         uids = s.uid("SEARCH", "CHARSET", "UTF-8", *criteria, literal[0])[0].split()
     else:
         uids = s.uid("SEARCH", *(criteria or ["ALL"]))[0].split()
-    print(f"{len(uids)} message(s) in {args.mailbox}")
+    print(_("{count} message(s) in {mailbox}").format(count=len(uids), mailbox=args.mailbox))
     for line in s.summaries(uids):
         print(line)
 
@@ -334,25 +340,29 @@ def cmd_fetch(s: Session, args) -> None:
     if args.structure:
         meta = flatten(s.uid("FETCH", args.uid, "(BODYSTRUCTURE)"))
         if b"BODYSTRUCTURE " not in meta:
-            raise cli.ClientError(f"no message with UID {args.uid} in {args.mailbox}")
+            raise cli.ClientError(_("no message with UID {uid} in {mailbox}").format(uid=args.uid, mailbox=args.mailbox))
         start = meta.index(b"BODYSTRUCTURE ") + len(b"BODYSTRUCTURE ")
         for number, ctype, name, size in mime_parts(tokens(meta[start:])):
             if ctype.startswith("multipart/"):
-                print(f"{number or '(message)':<8} {ctype}")
+                label = number or _("(message)")
+                print(f"{pad(label, 8)} {ctype}")
             else:
-                print(f"{number:<8} {ctype:<28} {f'{size} bytes' if size is not None else '':>14}  {name}")
+                size_text = _("{size} bytes").format(size=size) if size is not None else ""
+                print(f"{number:<8} {ctype:<28} {size_text:>14}  {name}")
         return
     if args.part:
         data = s.uid("FETCH", args.uid, f"(BODY.PEEK[{args.part}.MIME] BODY.PEEK[{args.part}])")
         pieces = [item[1] for item in data if isinstance(item, tuple)]
         if len(pieces) != 2:
-            raise cli.ClientError(f"no message with UID {args.uid} and part {args.part} in {args.mailbox}")
+            raise cli.ClientError(_("no message with UID {uid} and part {part} in {mailbox}").format(
+                uid=args.uid, part=args.part, mailbox=args.mailbox))
         part = parse(pieces[0] + pieces[1])          # the part's own headers, then its body
         payload = part.get_payload(decode=True) or b""
         if args.output:
             with open(args.output, "wb") as f:
                 f.write(payload)
-            print(f"part {args.part} ({part.get_content_type()}, {len(payload)} bytes) saved as {args.output}")
+            print(_("part {part} ({type}, {size} bytes) saved as {file}").format(
+                part=args.part, type=part.get_content_type(), size=len(payload), file=args.output))
         elif part.get_content_maintype() == "text":
             print(body_text(part).rstrip("\n"))
         else:
@@ -362,7 +372,7 @@ def cmd_fetch(s: Session, args) -> None:
     data = s.uid("FETCH", args.uid, f"({item})")
     pieces = [piece[1] for piece in data if isinstance(piece, tuple)]
     if not pieces:
-        raise cli.ClientError(f"no message with UID {args.uid} in {args.mailbox}")
+        raise cli.ClientError(_("no message with UID {uid} in {mailbox}").format(uid=args.uid, mailbox=args.mailbox))
     if args.raw:
         sys.stdout.buffer.write(pieces[0])
     else:
@@ -380,36 +390,39 @@ def cmd_flags(s: Session, args) -> None:
     for item in s.uid("FETCH", args.uid, "(UID FLAGS)"):
         uid, flags = re.search(rb"UID (\d+)", item or b""), re.search(rb"FLAGS \(([^)]*)\)", item or b"")
         if uid and flags:
-            print(f"{uid.group(1).decode()}: {flags.group(1).decode() or '(no flags)'}")
+            shown = flags.group(1).decode() or _("(no flags)")
+            print(f"{uid.group(1).decode()}: {shown}")
 
 
 def cmd_copy(s: Session, args) -> None:
     s.select(args.mailbox)
-    s.uid(args.command.upper(), args.uid, mailbox_arg(args.target), what=f"cannot {args.command} to {args.target}")
-    verb = "copied" if args.command == "copy" else "moved"
+    s.uid(args.command.upper(), args.uid, mailbox_arg(args.target), what=(_("cannot copy to {mailbox}") if args.command == "copy" else _("cannot move to {mailbox}")).format(
+              mailbox=args.target))
+
     # UIDPLUS (RFC 4315): MOVE says "* OK [COPYUID validity old-uids new-uids]" -- the new UIDs
     typ, data = s.imap.response("COPYUID")
-    new = f" (now UID {data[0].decode().split()[2]} there)" if data and data[0] else ""
-    print(f"{verb} {args.uid} from {args.mailbox} to {args.target}{new}")
+    new = _(" (now UID {uid} there)").format(uid=data[0].decode().split()[2]) if data and data[0] else ""
+    done = _("copied {uid} from {mailbox} to {target}") if args.command == "copy" else _("moved {uid} from {mailbox} to {target}")
+    print(done.format(uid=args.uid, mailbox=args.mailbox, target=args.target) + new)
 
 
 def cmd_append(s: Session, args) -> None:
     try:
         raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
     except OSError as exc:
-        raise cli.ClientError(f"cannot read {args.file}: {exc.strerror}") from exc
+        raise cli.ClientError(_("cannot read {file}: {reason}").format(file=args.file, reason=exc.strerror)) from exc
     flags = f"({' '.join(args.flag)})" if args.flag else None
-    data = s.ok(s.imap.append(mailbox_arg(args.target), flags, None, raw), f"cannot append to {args.target}")
+    data = s.ok(s.imap.append(mailbox_arg(args.target), flags, None, raw), _("cannot append to {mailbox}").format(mailbox=args.target))
     m = re.search(rb"\[APPENDUID \d+ (\d+)\]", data[0] or b"")      # UIDPLUS (RFC 4315)
-    new = f" as UID {m.group(1).decode()}" if m else ""
-    print(f"appended {len(raw)} bytes to {args.target}{new}")
+    new = _(" as UID {uid}").format(uid=m.group(1).decode()) if m else ""
+    print(_("appended {size} bytes to {mailbox}").format(size=len(raw), mailbox=args.target) + new)
 
 
 def cmd_expunge(s: Session, args) -> None:
     s.select(args.mailbox)
     data = s.ok(s.imap.expunge(), "EXPUNGE")
     removed = [d for d in data if d]
-    print(f"expunged {len(removed)} message(s) from {args.mailbox}")
+    print(_("expunged {count} message(s) from {mailbox}").format(count=len(removed), mailbox=args.mailbox))
 
 
 COMMANDS = {"list": cmd_list, "create": cmd_create, "delete": cmd_delete, "rename": cmd_rename,
@@ -418,63 +431,64 @@ COMMANDS = {"list": cmd_list, "create": cmd_create, "delete": cmd_delete, "renam
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli.parser("imap-client", "Work with mail on the server over IMAP with imaplib.", "mail", PORT)
+    p = cli.parser("imap-client", _("Work with mail on the server over IMAP with imaplib."), "mail", PORT)
     add_account_args(p)
-    p.add_argument("--ssl", action="store_true", help="TLS from the first byte (IMAP4_SSL; implied by port 993)")
+    p.add_argument("--ssl", action="store_true", help=_("TLS from the first byte (IMAP4_SSL; implied by port 993)"))
     p.add_argument("--no-tls", action="store_true",
-                   help="skip STARTTLS on port 143 (the lab's server then refuses the password)")
+                   help=_("skip STARTTLS on port 143 (the lab's server then refuses the password)"))
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     p.set_defaults(command="select", mailbox="INBOX", latest=10)      # no command: select INBOX
 
     def command(name: str, help: str, mailbox: bool = False) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help)
         if mailbox:
-            c.add_argument("-m", "--mailbox", default="INBOX", help="the folder (default: INBOX)")
+            c.add_argument("-m", "--mailbox", default="INBOX", help=_("the folder (default: INBOX)"))
         return c
 
-    command("list", "the folders").add_argument("pattern", nargs="?", default="*",
-                                                help="which ones, e.g. 'Lab*' (default: all)")
-    command("create", "make a folder").add_argument("name")
-    command("delete", "remove a folder").add_argument("name")
-    c = command("rename", "rename a folder")
+    command("list", _("the folders")).add_argument("pattern", nargs="?", default="*",
+                                                help=_("which ones, e.g. 'Lab*' (default: all)"))
+    command("create", _("make a folder")).add_argument("name")
+    command("delete", _("remove a folder")).add_argument("name")
+    c = command("rename", _("rename a folder"))
     c.add_argument("old")
     c.add_argument("new")
-    c = command("select", "counts and the latest messages of a folder (the default)")
+    c = command("select", _("counts and the latest messages of a folder (the default)"))
     c.add_argument("mailbox", nargs="?", default="INBOX")
-    c.add_argument("-n", "--latest", type=int, default=10, help="how many messages to list (default: 10)")
-    c = command("search", "find messages", mailbox=True)
-    c.add_argument("--from", dest="from_", metavar="TEXT", help="sender contains TEXT")
-    c.add_argument("--to", metavar="TEXT", help="recipient contains TEXT")
-    c.add_argument("--subject", metavar="TEXT", help="subject contains TEXT (any language)")
-    c.add_argument("--text", metavar="TEXT", help="headers or body contain TEXT")
-    c.add_argument("--since", type=imap_date, metavar="YYYY-MM-DD", help="arrived on or after")
-    c.add_argument("--before", type=imap_date, metavar="YYYY-MM-DD", help="arrived before")
-    c.add_argument("--on", type=imap_date, metavar="YYYY-MM-DD", help="arrived on")
-    for flag in ("unseen", "seen", "flagged", "deleted"):
-        c.add_argument(f"--{flag}", action="store_true", help=f"only {flag} messages")
-    c = command("fetch", "show one message, its headers, its MIME structure or one part", mailbox=True)
+    c.add_argument("-n", "--latest", type=int, default=10, help=_("how many messages to list (default: 10)"))
+    c = command("search", _("find messages"), mailbox=True)
+    c.add_argument("--from", dest="from_", metavar="TEXT", help=_("sender contains TEXT"))
+    c.add_argument("--to", metavar="TEXT", help=_("recipient contains TEXT"))
+    c.add_argument("--subject", metavar="TEXT", help=_("subject contains TEXT (any language)"))
+    c.add_argument("--text", metavar="TEXT", help=_("headers or body contain TEXT"))
+    c.add_argument("--since", type=imap_date, metavar="YYYY-MM-DD", help=_("arrived on or after"))
+    c.add_argument("--before", type=imap_date, metavar="YYYY-MM-DD", help=_("arrived before"))
+    c.add_argument("--on", type=imap_date, metavar="YYYY-MM-DD", help=_("arrived on"))
+    for flag, help in (("unseen", _("only unseen messages")), ("seen", _("only seen messages")),
+                       ("flagged", _("only flagged messages")), ("deleted", _("only deleted messages"))):
+        c.add_argument(f"--{flag}", action="store_true", help=help)
+    c = command("fetch", _("show one message, its headers, its MIME structure or one part"), mailbox=True)
     c.add_argument("uid", type=uid_set)
     what = c.add_mutually_exclusive_group()
-    what.add_argument("--headers", action="store_true", help="the headers only")
-    what.add_argument("--structure", action="store_true", help="the MIME parts, numbered for --part")
-    what.add_argument("--part", metavar="N", help="only MIME part N (1, 2, 1.2, ...), decoded")
-    what.add_argument("--raw", action="store_true", help="the whole message as stored")
-    c.add_argument("--peek", action="store_true", help="do not mark the message \\Seen")
-    c.add_argument("-o", "--output", metavar="FILE", help="with --part: save the decoded part in FILE")
-    c.add_argument("--save-attachments", metavar="DIR", help="save the attachments into DIR")
-    c = command("flags", "show or change flags: +\\Flagged -\\Seen +\\Deleted ...", mailbox=True)
+    what.add_argument("--headers", action="store_true", help=_("the headers only"))
+    what.add_argument("--structure", action="store_true", help=_("the MIME parts, numbered for --part"))
+    what.add_argument("--part", metavar="N", help=_("only MIME part N (1, 2, 1.2, ...), decoded"))
+    what.add_argument("--raw", action="store_true", help=_("the whole message as stored"))
+    c.add_argument("--peek", action="store_true", help=_("do not mark the message \\Seen"))
+    c.add_argument("-o", "--output", metavar="FILE", help=_("with --part: save the decoded part in FILE"))
+    c.add_argument("--save-attachments", metavar="DIR", help=_("save the attachments into DIR"))
+    c = command("flags", _("show or change flags: +\\Flagged -\\Seen +\\Deleted ..."), mailbox=True)
     c.add_argument("uid", type=uid_set)
     # REMAINDER: "-\Seen" is a flag change here, not an option
     c.add_argument("changes", nargs=argparse.REMAINDER, metavar="+FLAG|-FLAG")
-    for name, verb in (("copy", "copy"), ("move", "move")):
-        c = command(name, f"{verb} messages to another folder", mailbox=True)
+    for name, help in (("copy", _("copy messages to another folder")), ("move", _("move messages to another folder"))):
+        c = command(name, help, mailbox=True)
         c.add_argument("uid", type=uid_set)
         c.add_argument("target", metavar="MAILBOX")
-    c = command("append", "store a message file (or standard input) in a folder")
+    c = command("append", _("store a message file (or standard input) in a folder"))
     c.add_argument("target", metavar="MAILBOX")
-    c.add_argument("file", nargs="?", help="the message (default: standard input)")
-    c.add_argument("--flag", action="append", metavar="FLAG", help="e.g. \\Seen (repeatable)")
-    c = command("expunge", "remove the messages flagged \\Deleted")
+    c.add_argument("file", nargs="?", help=_("the message (default: standard input)"))
+    c.add_argument("--flag", action="append", metavar="FLAG", help=_("e.g. \\Seen (repeatable)"))
+    c = command("expunge", _("remove the messages flagged \\Deleted"))
     c.add_argument("mailbox", nargs="?", default="INBOX")
     return p
 
@@ -484,7 +498,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     for change in getattr(args, "changes", None) or []:
         if change[:1] not in "+-" or len(change) < 2:
-            raise cli.ClientError(f"{change!r}: write a flag change as +\\Flagged or -\\Seen")
+            raise cli.ClientError(_("{change}: write a flag change as +\\Flagged or -\\Seen").format(change=repr(change)))
     where = f"{args.host}:{args.port}"
     with cli.guard(where):
         try:

@@ -21,6 +21,7 @@ import sys
 import unicodedata
 
 from socklab import cli
+from socklab.i18n import _
 
 DOMAIN = "lab.test"
 HEADERS = ("From", "To", "Cc", "Date", "Subject", "Message-ID")
@@ -29,9 +30,10 @@ HEADERS = ("From", "To", "Cc", "Date", "Subject", "Message-ID")
 def add_account_args(p: argparse.ArgumentParser) -> None:
     user, password = cli.env("MAIL_USER", "alice"), cli.env("MAIL_PASSWORD", "password")
     p.add_argument("-u", "--user", default=user,
-                   help=f"account to log in as, alice or alice@{DOMAIN} (default: $MAIL_USER or {user})")
+                   help=_("account to log in as, alice or alice@{domain} (default: $MAIL_USER or {user})").format(
+                       domain=DOMAIN, user=user))
     p.add_argument("-p", "--password", default=password,
-                   help="its password (default: $MAIL_PASSWORD or the lab's 'password')")
+                   help=_("its password (default: $MAIL_PASSWORD or the lab's 'password')"))
 
 
 def pad(text: str, width: int) -> str:
@@ -74,24 +76,24 @@ def show_message(raw: bytes, *, headers_only: bool = False, save_to: str | None 
     print(body_text(msg).rstrip("\n"), file=out)
     for part in msg.iter_attachments() if msg.is_multipart() else []:
         payload = part.get_payload(decode=True) or b""
-        name = part.get_filename() or "(no name)"
-        line = f"[attachment {name}: {part.get_content_type()}, {len(payload)} bytes"
+        name = part.get_filename() or _("(no name)")
+        line = _("attachment {name}: {type}, {size} bytes").format(name=name, type=part.get_content_type(), size=len(payload))
         if save_to:
             os.makedirs(save_to, exist_ok=True)
             path = os.path.join(save_to, safe_name(part.get_filename() or "attachment"))
             with open(path, "wb") as f:
                 f.write(payload)
-            line += f", saved as {path}"
-        print(f"\n{line}]", file=out)
+            line += _(", saved as {path}").format(path=path)
+        print(f"\n[{line}]", file=out)
 
 
 def body_text(msg: email.message.EmailMessage) -> str:
     """The readable text of a message: its text/plain (else text/html) body, decoded."""
     part = msg.get_body(preferencelist=("plain", "html")) if msg.is_multipart() else msg
     if part is None:
-        return "(no text part)"
+        return _("(no text part)")
     if part.get_content_maintype() != "text":
-        return f"(the body is {part.get_content_type()})"
+        return _("(the body is {type})").format(type=part.get_content_type())
     try:
         text = part.get_content()
     except (LookupError, KeyError, UnicodeDecodeError, AttributeError):

@@ -34,6 +34,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.clients.mail_common import DOMAIN, add_account_args, tls_context
 
 PORT = 587
@@ -60,7 +61,7 @@ def build_message(args, sender: str) -> EmailMessage:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            raise cli.ClientError(f"cannot attach {path}: {exc.strerror}") from exc
+            raise cli.ClientError(_("cannot attach {file}: {reason}").format(file=path, reason=exc.strerror)) from exc
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=os.path.basename(path))
     return msg
 
@@ -72,17 +73,17 @@ def smtp_error(exc: smtplib.SMTPException) -> str:
 
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refused = "; ".join(f"{rcpt}: {code} {text(msg)}" for rcpt, (code, msg) in exc.recipients.items())
-        return f"every recipient was refused: {refused}"
+        return _("every recipient was refused: {refused}").format(refused=refused)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return f"login refused: {exc.smtp_code} {text(exc.smtp_error)}"
+        return _("login refused: {reply}").format(reply=f"{exc.smtp_code} {text(exc.smtp_error)}")
     if isinstance(exc, smtplib.SMTPSenderRefused):     # a refused sender, or a declared SIZE too big
-        return f"MAIL FROM:<{exc.sender}> refused: {exc.smtp_code} {text(exc.smtp_error)}"
+        return _("{command} refused: {reply}").format(command=f"MAIL FROM:<{exc.sender}>", reply=f"{exc.smtp_code} {text(exc.smtp_error)}")
     if isinstance(exc, smtplib.SMTPDataError):
-        return f"message refused: {exc.smtp_code} {text(exc.smtp_error)}"
+        return _("message refused: {reply}").format(reply=f"{exc.smtp_code} {text(exc.smtp_error)}")
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{exc.smtp_code} {text(exc.smtp_error)}"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return f"the server closed the connection ({exc or 'no reason given'})"
+        return _("the server closed the connection ({reason})").format(reason=exc or _("no reason given"))
     return str(exc)       # SMTPNotSupportedError: "SMTP AUTH extension not supported by server."
 
 
@@ -112,24 +113,24 @@ def session(args) -> smtplib.SMTP:
 
 @cli.main("mail-send")
 def main(argv=None) -> int:
-    p = cli.parser("mail-send", "Send e-mail with smtplib (SMTP, submission with STARTTLS, or TLS).",
+    p = cli.parser("mail-send", _("Send e-mail with smtplib (SMTP, submission with STARTTLS, or TLS)."),
                    "mail", PORT)
     p.add_argument("-t", "--to", action="append", required=True, metavar="ADDRESS",
-                   help="recipient (repeat for several), e.g. bob@lab.test")
-    p.add_argument("--cc", action="append", metavar="ADDRESS", help="copy to (repeatable)")
+                   help=_("recipient (repeat for several), e.g. bob@lab.test"))
+    p.add_argument("--cc", action="append", metavar="ADDRESS", help=_("copy to (repeatable)"))
     p.add_argument("-f", "--from", dest="from_addr", metavar="ADDRESS",
-                   help="sender (default: the login's address, e.g. alice@lab.test)")
-    p.add_argument("-s", "--subject", default="(no subject)", help="the subject (any language)")
-    p.add_argument("-b", "--body", help="the text (default: read from standard input)")
-    p.add_argument("-a", "--attach", action="append", metavar="FILE", help="attach a file (repeatable)")
+                   help=_("sender (default: the login's address, e.g. alice@lab.test)"))
+    p.add_argument("-s", "--subject", default="(no subject)", help=_("the subject (any language)"))
+    p.add_argument("-b", "--body", help=_("the text (default: read from standard input)"))
+    p.add_argument("-a", "--attach", action="append", metavar="FILE", help=_("attach a file (repeatable)"))
     p.add_argument("--raw", metavar="FILE",
-                   help="send this ready-made message (- for standard input) with sendmail() as it is")
+                   help=_("send this ready-made message (- for standard input) with sendmail() as it is"))
     add_account_args(p)
-    p.add_argument("--starttls", action="store_true", help="STARTTLS also on port 25")
-    p.add_argument("--ssl", action="store_true", help="TLS from the first byte (implied by port 465)")
+    p.add_argument("--starttls", action="store_true", help=_("STARTTLS also on port 25"))
+    p.add_argument("--ssl", action="store_true", help=_("TLS from the first byte (implied by port 465)"))
     p.add_argument("--login", action=argparse.BooleanOptionalAction, default=None,
-                   help="log in (default: on 587 and 465, not on 25)")
-    p.add_argument("--helo", default="client.lab.test", help="the name we give in EHLO")
+                   help=_("log in (default: on 587 and 465, not on 25)"))
+    p.add_argument("--helo", default="client.lab.test", help=_("the name we give in EHLO"))
     args = p.parse_args(argv)
 
     user = args.user if "@" in args.user else f"{args.user}@{DOMAIN}"
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
         try:
             data = sys.stdin.buffer.read() if args.raw == "-" else Path(args.raw).read_bytes()
         except OSError as exc:
-            raise cli.ClientError(f"cannot read {args.raw}: {exc.strerror}") from exc
+            raise cli.ClientError(_("cannot read {file}: {reason}").format(file=args.raw, reason=exc.strerror)) from exc
         message_id = None
     else:
         message = build_message(args, user)
@@ -156,11 +157,12 @@ def main(argv=None) -> int:
         except smtplib.SMTPException as exc:
             raise cli.ClientError(smtp_error(exc)) from exc
     accepted = [r for r in recipients if r not in refused]
-    print(f"accepted by {where} for {', '.join(accepted)}")
+    print(_("accepted by {where} for {recipients}").format(where=where, recipients=", ".join(accepted)))
     if message_id:
         print(f"Message-ID: {message_id}")
     for rcpt, (code, text) in refused.items():
-        print(f"mail-send: refused for {rcpt}: {code} {text.decode('utf-8', 'replace')}", file=sys.stderr)
+        print("mail-send: " + _("refused for {recipient}: {reply}").format(
+            recipient=rcpt, reply=f"{code} {text.decode('utf-8', 'replace')}"), file=sys.stderr)
     return 1 if refused else 0
 
 

@@ -42,6 +42,8 @@ import warnings
 from collections.abc import Iterator, Sequence
 
 from socklab import cli
+from socklab.i18n import _
+from socklab.clients.mail_common import pad
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)     # 3.11-3.12: "slated for removal"
@@ -73,12 +75,12 @@ def decode(text: str) -> str:
 def connect(args) -> "nntplib.NNTP":
     """Connect (and log in if asked); errors become one clear line."""
     if nntplib is None:
-        raise cli.ClientError("nntplib is missing: on Python 3.13 and later run "
-                              "`pip install standard-nntplib`")
+        raise cli.ClientError(_("nntplib is missing: on Python 3.13 and later run "
+                                "`pip install standard-nntplib`"))
     where = f"{args.host}:{args.port}"
     password = args.password
     if args.user and password is None:
-        password = getpass.getpass(f"password for {args.user}@{args.host}: ")
+        password = getpass.getpass(_("password for {user}: ").format(user=f"{args.user}@{args.host}"))
     with cli.guard(where), nntp_errors(where):
         server = nntplib.NNTP(args.host, args.port, timeout=args.timeout)
         if args.trace:
@@ -98,7 +100,7 @@ def nntp_errors(where: str) -> Iterator[None]:
     try:
         yield
     except NNTPError as exc:
-        raise cli.ClientError(f"{where} answered: {exc.response}") from exc
+        raise cli.ClientError(_("{where} answered: {reply}").format(where=where, reply=exc.response)) from exc
 
 
 @contextlib.contextmanager
@@ -129,8 +131,9 @@ def show_article(lines: list[bytes], out=None) -> None:
     print(body_text(msg).rstrip("\n"), file=out)
     for part in msg.iter_attachments() if msg.is_multipart() else []:
         payload = part.get_payload(decode=True) or b""
-        name = part.get_filename() or "(no name)"
-        print(f"\n[attachment {name}: {part.get_content_type()}, {len(payload)} bytes]", file=out)
+        name = part.get_filename() or _("(no name)")
+        print("\n[" + _("attachment {name}: {type}, {size} bytes").format(
+            name=name, type=part.get_content_type(), size=len(payload)) + "]", file=out)
         if part.get_content_maintype() == "text":
             print(part.get_content().rstrip("\n"), file=out)
 
@@ -139,7 +142,7 @@ def body_text(msg: email.message.EmailMessage) -> str:
     """The readable text of a message: its text/plain body, decoded from its charset."""
     part = msg.get_body(preferencelist=("plain",)) if msg.is_multipart() else msg
     if part is None:
-        return "(no text part)"
+        return _("(no text part)")
     try:
         return part.get_content()
     except (LookupError, KeyError, UnicodeDecodeError, AttributeError):
@@ -151,7 +154,7 @@ def fetch(server, spec: str, group: str):
     """``ARTICLE`` by message-id, or by number in *group*: returns ArticleInfo."""
     if not spec.startswith("<"):
         if not spec.isdigit():
-            raise cli.ClientError(f"{spec!r} is neither an article number nor a <message-id>")
+            raise cli.ClientError(_("{spec} is neither an article number nor a <message-id>").format(spec=repr(spec)))
         server.group(group)
     return server.article(spec)[1]
 
@@ -160,19 +163,20 @@ def fetch(server, spec: str, group: str):
 
 def cmd_latest(server, args) -> None:
     """The chapter's flow: GROUP, XHDR subject of the last N articles, then read one."""
-    _, count, first, last, name = server.group(args.group)
-    print(f"{name}: {count} articles, {first}-{last}", file=args.out)
+    _resp, count, first, last, name = server.group(args.group)
+    print(_("{group}: {count} articles, {first}-{last}").format(group=name, count=count, first=first, last=last),
+          file=args.out)
     if count == 0:
         return
     start = max(first, last - args.count + 1)
-    _, subjects = server.xhdr("subject", f"{start}-{last}")
+    _resp, subjects = server.xhdr("subject", f"{start}-{last}")
     for number, subject in subjects:
         print(f"{number:>5}  {decode(subject)}", file=args.out)
     choice = args.article
     if choice is None:
         if sys.stdin.isatty():
             try:
-                choice = input("Which article do you want to read? ").strip()
+                choice = input(_("Which article do you want to read? ")).strip()
             except EOFError:
                 choice = ""
         else:
@@ -185,14 +189,14 @@ def cmd_latest(server, args) -> None:
 
 def cmd_groups(server, args) -> None:
     """LIST ACTIVE and LIST NEWSGROUPS: name, articles, posting, description."""
-    _, groups = server.list(args.wildmat)
-    _, descriptions = server.descriptions(args.wildmat or "*")
-    flags = {"y": "posting ok", "n": "read-only", "m": "moderated"}
+    _resp, groups = server.list(args.wildmat)
+    _resp, descriptions = server.descriptions(args.wildmat or "*")
+    flags = {"y": _("posting ok"), "n": _("read-only"), "m": _("moderated")}
     for g in groups:
         last, first = int(g.last), int(g.first)
         count = max(0, last - first + 1)
-        print(f"{g.group:<20} {count:>5} articles  {flags.get(g.flag, g.flag):<10}  "
-              f"{descriptions.get(g.group, '')}", file=args.out)
+        print(f"{g.group:<20} " + _("{count:>5} articles").format(count=count)
+              + f"  {pad(flags.get(g.flag, g.flag), 10)}  {descriptions.get(g.group, '')}", file=args.out)
 
 
 def cmd_read(server, args) -> None:
@@ -207,8 +211,8 @@ def cmd_thread(server, args) -> None:
     ancestors = (msg["References"] or "").split()
     root = ancestors[0] if ancestors else me
     group = args.group if not args.article.startswith("<") else msg["Newsgroups"].split(",")[0].strip()
-    _, count, first, last, _ = server.group(group)
-    _, overviews = server.over((first, last))
+    _resp, count, first, last, _name = server.group(group)
+    _resp, overviews = server.over((first, last))
     children: dict[str, list] = {}
     ids = {}
     for number, over in overviews:
@@ -218,8 +222,8 @@ def cmd_thread(server, args) -> None:
         if msgid != root and (root in refs):
             children.setdefault(refs[-1], []).append(msgid)
     if root not in ids:
-        print(f"(the first article, {root}, is not in {group})", file=args.out)
-    print(f"thread in {group}:", file=args.out)
+        print(_("(the first article, {root}, is not in {group})").format(root=root, group=group), file=args.out)
+    print(_("thread in {group}:").format(group=group), file=args.out)
 
     def show(msgid: str, depth: int) -> None:
         number, over = ids[msgid]
@@ -261,7 +265,7 @@ def cmd_post(server, args) -> None:
     data = msg.as_bytes(policy=email.policy.SMTP)
     response = server.post(data)
     found = re.search(r"<[^<>\s]+>", response)
-    print(f"posted {found.group(0) if found else ''}".rstrip(), file=args.out)
+    print(_("posted {message_id}").format(message_id=found.group(0) if found else "").rstrip(), file=args.out)
     print(response, file=args.out)
 
 
@@ -274,40 +278,40 @@ def default_sender() -> str:
 
 @cli.main("news-client")
 def main(argv: Sequence[str] | None = None) -> int:
-    p = cli.parser("news-client", "Read and post news over NNTP with nntplib.", "news", PORT)
-    p.add_argument("--user", default=None, help="log in with AUTHINFO as this user (optional)")
-    p.add_argument("--password", default=None, help="the password (asked for if --user is given without it)")
-    p.add_argument("--starttls", action="store_true", help="encrypt the connection with STARTTLS first")
-    p.add_argument("--cafile", default=None, help="trust this CA for --starttls (default: the system's)")
+    p = cli.parser("news-client", _("Read and post news over NNTP with nntplib."), "news", PORT)
+    p.add_argument("--user", default=None, help=_("log in with AUTHINFO as this user (optional)"))
+    p.add_argument("--password", default=None, help=_("the password (asked for if --user is given without it)"))
+    p.add_argument("--starttls", action="store_true", help=_("encrypt the connection with STARTTLS first"))
+    p.add_argument("--cafile", default=None, help=_("trust this CA for --starttls (default: the system's)"))
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    latest = sub.add_parser("latest", help="the chapter's flow: last subjects of a group, then read one")
-    latest.add_argument("-g", "--group", default=GROUP, help=f"newsgroup (default: {GROUP})")
-    latest.add_argument("-n", "--count", type=int, default=10, help="how many subjects (default: 10)")
+    latest = sub.add_parser("latest", help=_("the chapter's flow: last subjects of a group, then read one"))
+    latest.add_argument("-g", "--group", default=GROUP, help=_("newsgroup (default: {group})").format(group=GROUP))
+    latest.add_argument("-n", "--count", type=int, default=10, help=_("how many subjects (default: 10)"))
     latest.add_argument("-a", "--article", default=None,
-                        help="read this article number without asking (an empty answer reads none)")
+                        help=_("read this article number without asking (an empty answer reads none)"))
 
-    groups = sub.add_parser("groups", help="list the newsgroups")
-    groups.add_argument("wildmat", nargs="?", default=None, help="only groups matching, e.g. 'comp.*'")
+    groups = sub.add_parser("groups", help=_("list the newsgroups"))
+    groups.add_argument("wildmat", nargs="?", default=None, help=_("only groups matching, e.g. 'comp.*'"))
 
-    read = sub.add_parser("read", help="read one article by number or <message-id>")
-    read.add_argument("article", help="article number (in --group) or <message-id>")
-    read.add_argument("-g", "--group", default=GROUP, help=f"newsgroup for a number (default: {GROUP})")
+    read = sub.add_parser("read", help=_("read one article by number or <message-id>"))
+    read.add_argument("article", help=_("article number (in --group) or <message-id>"))
+    read.add_argument("-g", "--group", default=GROUP, help=_("newsgroup for a number (default: {group})").format(group=GROUP))
 
-    thread = sub.add_parser("thread", help="show the discussion an article belongs to")
-    thread.add_argument("article", help="article number (in --group) or <message-id>")
-    thread.add_argument("-g", "--group", default=GROUP, help=f"newsgroup for a number (default: {GROUP})")
+    thread = sub.add_parser("thread", help=_("show the discussion an article belongs to"))
+    thread.add_argument("article", help=_("article number (in --group) or <message-id>"))
+    thread.add_argument("-g", "--group", default=GROUP, help=_("newsgroup for a number (default: {group})").format(group=GROUP))
 
-    post = sub.add_parser("post", help="post an article (text from -m, -f or standard input)")
-    post.add_argument("-g", "--group", required=True, help="newsgroup(s), comma-separated")
-    post.add_argument("-s", "--subject", required=True, help="subject (any language)")
+    post = sub.add_parser("post", help=_("post an article (text from -m, -f or standard input)"))
+    post.add_argument("-g", "--group", required=True, help=_("newsgroup(s), comma-separated"))
+    post.add_argument("-s", "--subject", required=True, help=_("subject (any language)"))
     post.add_argument("--from", dest="sender", default=default_sender(),
-                      help="author, e.g. 'Ada <ada@lab.test>' (default: you@lab.test)")
+                      help=_("author, e.g. 'Ada <ada@lab.test>' (default: you@lab.test)"))
     post.add_argument("-r", "--references", nargs="*", default=None, metavar="MSGID",
-                      help="message-ids this article replies to (oldest first)")
+                      help=_("message-ids this article replies to (oldest first)"))
     body = post.add_mutually_exclusive_group()
-    body.add_argument("-m", "--message", default=None, help="the text of the article")
-    body.add_argument("-f", "--file", default=None, help="read the text from this file")
+    body.add_argument("-m", "--message", default=None, help=_("the text of the article"))
+    body.add_argument("-f", "--file", default=None, help=_("read the text from this file"))
 
     # no command: the chapter's flow with its defaults
     p.set_defaults(command="latest", group=GROUP, count=10, article=None)

@@ -28,6 +28,7 @@ import poplib
 import sys
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.clients.mail_common import add_account_args, server_text, show_message, tls_context
 
 PORT = 110
@@ -56,7 +57,7 @@ def connect(args) -> poplib.POP3:
 
 def number(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a message number (1, 2, ...)")
+        raise argparse.ArgumentTypeError(_("{text} is not a message number (1, 2, ...)").format(text=repr(text)))
     return int(text)
 
 
@@ -64,7 +65,7 @@ def run(pop: poplib.POP3, args) -> None:
     cmd, out = args.command, args.out
     if cmd == "stat":
         count, size = pop.stat()
-        print(f"{count} message(s), {size} bytes", file=out)
+        print(_("{count} message(s), {size} bytes").format(count=count, size=size), file=out)
     elif cmd in ("list", "uidl"):
         method = pop.list if cmd == "list" else pop.uidl
         if args.n:
@@ -73,10 +74,10 @@ def run(pop: poplib.POP3, args) -> None:
             for line in method()[1]:
                 print(line.decode(), file=out)
     elif cmd == "top":
-        _, lines, _ = pop.top(args.n, args.lines)
+        _resp, lines, _octets = pop.top(args.n, args.lines)
         show_message(b"\r\n".join(lines) + b"\r\n", headers_only=not args.lines, out=out)
     elif cmd == "retr":
-        _, lines, _ = pop.retr(args.n)
+        _resp, lines, _octets = pop.retr(args.n)
         raw = b"\r\n".join(lines) + b"\r\n"
         if args.raw:
             out.flush()
@@ -86,29 +87,30 @@ def run(pop: poplib.POP3, args) -> None:
     elif cmd == "dele":
         for n in args.numbers:
             pop.dele(n)
-            print(f"message {n} marked for deletion (removed at QUIT)", file=out)
+            print(_("message {n} marked for deletion (removed at QUIT)").format(n=n), file=out)
 
 
 @cli.main("pop3-client")
 def main(argv=None) -> int:
-    p = cli.parser("pop3-client", "Read mail over POP3 with poplib.", "mail", PORT)
+    p = cli.parser("pop3-client", _("Read mail over POP3 with poplib."), "mail", PORT)
     add_account_args(p)
-    p.add_argument("--ssl", action="store_true", help="TLS from the first byte (POP3_SSL; implied by port 995)")
+    p.add_argument("--ssl", action="store_true", help=_("TLS from the first byte (POP3_SSL; implied by port 995)"))
     p.add_argument("--no-tls", action="store_true",
-                   help="skip STLS on port 110 (the lab's server then refuses the password)")
+                   help=_("skip STLS on port 110 (the lab's server then refuses the password)"))
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("stat", help="how many messages and bytes are waiting (the default)")
-    for name, what in (("list", "size"), ("uidl", "unique id")):
-        c = sub.add_parser(name, help=f"the {what} of every message, or of message N")
+    sub.add_parser("stat", help=_("how many messages and bytes are waiting (the default)"))
+    for name, what in (("list", _("the size of every message, or of message N")),
+                       ("uidl", _("the unique id of every message, or of message N"))):
+        c = sub.add_parser(name, help=what)
         c.add_argument("n", nargs="?", type=number, metavar="N")
-    c = sub.add_parser("top", help="the headers of message N (and its first LINES lines)")
+    c = sub.add_parser("top", help=_("the headers of message N (and its first LINES lines)"))
     c.add_argument("n", type=number, metavar="N")
     c.add_argument("lines", nargs="?", type=int, default=0, metavar="LINES")
-    c = sub.add_parser("retr", help="download message N and show it decoded")
+    c = sub.add_parser("retr", help=_("download message N and show it decoded"))
     c.add_argument("n", type=number, metavar="N")
-    c.add_argument("--raw", action="store_true", help="print the message exactly as received")
-    c.add_argument("--save-attachments", metavar="DIR", help="save its attachments into DIR")
-    c = sub.add_parser("dele", help="delete messages (when the session ends with QUIT)")
+    c.add_argument("--raw", action="store_true", help=_("print the message exactly as received"))
+    c.add_argument("--save-attachments", metavar="DIR", help=_("save its attachments into DIR"))
+    c = sub.add_parser("dele", help=_("delete messages (when the session ends with QUIT)"))
     c.add_argument("numbers", nargs="+", type=number, metavar="N")
     args = p.parse_args(argv)
     args.command = args.command or "stat"

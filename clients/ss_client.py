@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.services.timestamp import BUFSIZ, PORT
 
 
@@ -26,7 +27,7 @@ def read_reply(sock) -> bytes:
 
 @cli.main("ss-client")
 def main(argv=None) -> int:
-    p = cli.parser("ss-client", "Talk to the socketserver timestamp server.", "ss-server", PORT)
+    p = cli.parser("ss-client", _("Talk to the socketserver timestamp server."), "ss-server", PORT)
     cli.add_message_args(p)
     args = p.parse_args(argv)
     trace = cli.Trace(args.trace)
@@ -40,10 +41,10 @@ def main(argv=None) -> int:
             reply = read_reply(sock)
             trace.received(reply)
         if not reply:
-            raise cli.ClientError(f"{where} closed the connection without a reply")
+            raise cli.ClientError(_("{where} closed the connection without a reply").format(where=where))
         print(reply.decode("utf-8", errors="replace").rstrip("\r\n"), flush=True)
         if reply.startswith(b"error:"):
-            raise cli.ClientError(f"{where} refused the message")
+            raise cli.ClientError(_("{where} refused the message").format(where=where))
     return 0
 
 

@@ -18,6 +18,7 @@ import socket
 import sys
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.services.timestamp import BUFSIZ, PORT
 
 
@@ -32,15 +33,15 @@ def converse(sock: socket.socket, args, where: str) -> None:
             reply = sock.recv(BUFSIZ * 2)
             trace.received(reply)
             if not reply:
-                raise cli.ClientError(f"{where} closed the connection")
+                raise cli.ClientError(_("{where} closed the connection").format(where=where))
             print(reply.decode("utf-8", errors="replace").rstrip("\n"), flush=True)
             if reply.startswith(b"error:"):
-                raise cli.ClientError(f"{where} refused the message")
+                raise cli.ClientError(_("{where} refused the message").format(where=where))
 
 
 @cli.main("tcp-client")
 def main(argv=None) -> int:
-    p = cli.parser("tcp-client", "Talk to the TCP timestamp server.", "tcp-server", PORT)
+    p = cli.parser("tcp-client", _("Talk to the TCP timestamp server."), "tcp-server", PORT)
     cli.add_message_args(p)
     args = p.parse_args(argv)
     where = f"{args.host}:{args.port}"

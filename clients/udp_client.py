@@ -12,12 +12,13 @@ import socket
 import sys
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.services.timestamp import BUFSIZ, PORT
 
 
 @cli.main("udp-client")
 def main(argv=None) -> int:
-    p = cli.parser("udp-client", "Talk to the UDP timestamp server.", "udp-server", PORT)
+    p = cli.parser("udp-client", _("Talk to the UDP timestamp server."), "udp-server", PORT)
     p.set_defaults(timeout=2.0)
     cli.add_message_args(p)
     args = p.parse_args(argv)
@@ -25,7 +26,7 @@ def main(argv=None) -> int:
     where = f"{args.host}:{args.port}"
     with cli.guard(where):
         # Resolve once, so an unknown host is one clear error before anything is sent.
-        family, _, _, _, addr = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_DGRAM)[0]
+        family, _type, _proto, _name, addr = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_DGRAM)[0]
     lost = 0
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.settimeout(args.timeout)
@@ -38,8 +39,9 @@ def main(argv=None) -> int:
                     reply, sender = sock.recvfrom(BUFSIZ * 2)
                 except socket.timeout:
                     lost += 1
-                    print(f"udp-client: no reply from {where} within {args.timeout:g} s "
-                          f"(the datagram or its answer was lost)", file=sys.stderr, flush=True)
+                    print("udp-client: " + _("no reply from {where} within {seconds:g} s "
+                                             "(the datagram or its answer was lost)").format(
+                        where=where, seconds=args.timeout), file=sys.stderr, flush=True)
                     continue
             trace.received(reply)
             print(reply.decode("utf-8", errors="replace").rstrip("\n"), flush=True)

@@ -11,14 +11,15 @@ import socket
 import sys
 
 from socklab import cli
+from socklab.i18n import _
 from socklab.clients.tcp_client import converse
 from socklab.services.unix_server import SOCKET_PATH
 
 
 @cli.main("unix-client")
 def main(argv=None) -> int:
-    p = cli.parser("unix-client", "Talk to the timestamp server over an AF_UNIX socket.", None, None)
-    p.add_argument("--path", default=SOCKET_PATH, help=f"socket file (default: {SOCKET_PATH})")
+    p = cli.parser("unix-client", _("Talk to the timestamp server over an AF_UNIX socket."), None, None)
+    p.add_argument("--path", default=SOCKET_PATH, help=_("socket file (default: {path})").format(path=SOCKET_PATH))
     cli.add_message_args(p)
     args = p.parse_args(argv)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

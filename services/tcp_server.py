@@ -39,7 +39,7 @@ import threading
 
 from socklab.log import setup, shown
 from socklab.services.timestamp import BUFSIZ, PORT, goodbye, send_quietly, stamp, too_long
-from socklab.serving import serve_until_stopped
+from socklab.serving import PerAddress, serve_until_stopped
 
 
 class TimestampServer:
@@ -50,19 +50,24 @@ class TimestampServer:
     :param idle_timeout: seconds a client may stay silent before it is dropped.
     :param concurrent: serve every client in its own thread instead of one at a time.
     :param max_clients: in concurrent mode, clients beyond this many are turned away.
+    :param max_per_address: in concurrent mode, clients from one address beyond this many
+        are turned away (0: no limit) -- so that one client cannot take every place.
     """
 
     family = socket.AF_INET
     name = "tcp-server"
 
     def __init__(self, address, *, bufsize: int = BUFSIZ, idle_timeout: float = 30.0,
-                 concurrent: bool = False, max_clients: int = 64, backlog: int = 5) -> None:
+                 concurrent: bool = False, max_clients: int = 64, max_per_address: int = 32,
+                 backlog: int = 5) -> None:
         self.address = address
         self.bufsize = bufsize
         self.idle_timeout = idle_timeout
         self.concurrent = concurrent
         self.log = setup(self.name)
         self._slots = threading.BoundedSemaphore(max_clients)
+        self.max_per_address = max_per_address
+        self._per_address = PerAddress(max_per_address)
         self._stopping = threading.Event()
         self.socket = socket.socket(self.family, socket.SOCK_STREAM)
         self.server_bind()
@@ -93,8 +98,12 @@ class TimestampServer:
                     self.handle(conn, peer)
 
     def _start_thread(self, conn: socket.socket, peer) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.log.info("%s turned away: server busy", peer or "client")
+        address = peer[0] if isinstance(peer, tuple) else ""     # AF_UNIX peers have no address
+        crowded = not self._per_address.take(address)
+        if crowded or not self._slots.acquire(blocking=False):
+            if not crowded:
+                self._per_address.give_back(address)
+            self.log.info("%s turned away: server busy%s", peer or "client", " (for that address)" if crowded else "")
             with conn:
                 send_quietly(conn, b"error: server busy, try again later\n")
             return
@@ -104,6 +113,7 @@ class TimestampServer:
                 self.handle(conn, peer)
             finally:
                 self._slots.release()
+                self._per_address.give_back(address)
 
         threading.Thread(target=run, daemon=True).start()
 
@@ -157,6 +167,8 @@ def add_server_args(p: argparse.ArgumentParser) -> None:
                    help="serve each client in its own thread (default: one client at a time, like the "
                         "chapter; TCP_SERVER_CONCURRENT=1 in the environment turns it on too)")
     p.add_argument("--max-clients", type=int, default=64, help="concurrent mode: most clients at once (default: 64)")
+    p.add_argument("--max-per-address", type=int, default=32,
+                   help="concurrent mode: most clients at once from one address (default: 32; 0: no limit)")
 
 
 def main(argv=None) -> int:
@@ -166,7 +178,8 @@ def main(argv=None) -> int:
     add_server_args(p)
     args = p.parse_args(argv)
     with TimestampServer((args.host, args.port), bufsize=args.bufsize, idle_timeout=args.idle_timeout,
-                         concurrent=args.concurrent, max_clients=args.max_clients) as server:
+                         concurrent=args.concurrent, max_clients=args.max_clients,
+                         max_per_address=args.max_per_address) as server:
         serve_until_stopped(server, server.log)
     return 0
 

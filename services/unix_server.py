@@ -53,7 +53,8 @@ def main(argv=None) -> int:
     add_server_args(p)
     args = p.parse_args(argv)
     with UnixTimestampServer(args.path, bufsize=args.bufsize, idle_timeout=args.idle_timeout,
-                             concurrent=args.concurrent, max_clients=args.max_clients) as server:
+                             concurrent=args.concurrent, max_clients=args.max_clients,
+                             max_per_address=args.max_per_address) as server:
         serve_until_stopped(server, server.log)
     return 0
 

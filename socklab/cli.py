@@ -21,6 +21,8 @@ import ssl
 import sys
 from collections.abc import Callable, Iterator, Sequence
 
+from socklab.i18n import _
+
 
 class ClientError(Exception):
     """A failure the user should read as one line; the command exits with status 1."""
@@ -34,21 +36,21 @@ def parser(prog: str, description: str, host: str | None, port: int | None) -> a
     """A parser with ``--host/--port/--timeout/--trace``; *host* and *port* are the lab defaults."""
     p = argparse.ArgumentParser(prog=prog, description=description)
     if host is not None:
-        p.add_argument("--host", default=host, help=f"server host (default: {host}, the lab host)")
+        p.add_argument("--host", default=host, help=_("server host (default: {host}, the lab host)").format(host=host))
     if port is not None:
-        p.add_argument("--port", type=int, default=port, help=f"server port (default: {port})")
+        p.add_argument("--port", type=int, default=port, help=_("server port (default: {port})").format(port=port))
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="give up on a connection or reply after this long (default: 10)")
-    p.add_argument("--trace", action="store_true", help="show what goes over the wire (on stderr)")
+                   help=_("give up on a connection or reply after this long (default: 10)"))
+    p.add_argument("--trace", action="store_true", help=_("show what goes over the wire (on stderr)"))
     return p
 
 
 def add_message_args(p: argparse.ArgumentParser) -> None:
     """``--message`` for scripts; without it the client reads lines like the chapter's loop."""
     p.add_argument("-m", "--message", action="append", metavar="TEXT",
-                   help="send TEXT instead of asking (repeat for several messages); "
-                        "without it lines are read from the terminal or standard input, "
-                        "and a blank line ends")
+                   help=_("send TEXT instead of asking (repeat for several messages); "
+                          "without it lines are read from the terminal or standard input, "
+                          "and a blank line ends"))
 
 
 def messages(args: argparse.Namespace, prompt: str = "> ") -> Iterator[str]:
@@ -95,19 +97,19 @@ class Trace:
 def describe(exc: BaseException, where: str) -> str:
     """One line that says what went wrong talking to *where* (``host:port`` or a path)."""
     if isinstance(exc, socket.gaierror):
-        return f"unknown host in {where} (is the name right, and is the lab up?)"
+        return _("unknown host in {where} (is the name right, and is the lab up?)").format(where=where)
     if isinstance(exc, ConnectionRefusedError):
-        return f"cannot connect to {where}: connection refused (is the server running?)"
+        return _("cannot connect to {where}: connection refused (is the server running?)").format(where=where)
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return f"no answer from {where} in time (timed out)"
+        return _("no answer from {where} in time (timed out)").format(where=where)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate of {where} is not trusted: {exc.verify_message}"
+        return _("TLS certificate of {where} is not trusted: {reason}").format(where=where, reason=exc.verify_message)
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failed with {where}: {exc.reason or exc}"
+        return _("TLS failed with {where}: {reason}").format(where=where, reason=exc.reason or exc)
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-        return f"connection to {where} was closed by the other side"
+        return _("connection to {where} was closed by the other side").format(where=where)
     if isinstance(exc, FileNotFoundError):
-        return f"no socket at {where} (is the server running?)"
+        return _("no socket at {where} (is the server running?)").format(where=where)
     if isinstance(exc, OSError):
         return f"{where}: {exc.strerror or exc}"
     return f"{where}: {exc}"
@@ -145,10 +147,10 @@ def main(prog: str) -> Callable[[Callable[[Sequence[str] | None], int | None]], 
             except BrokenPipeError as exc:
                 if _stdout_closed():        # `client | head`: the reader left, nothing to report
                     return 141
-                print(f"{prog}: {describe(exc, 'the server')}", file=sys.stderr)
+                print(f"{prog}: {describe(exc, _('the server'))}", file=sys.stderr)
                 return 1
             except OSError as exc:          # anything a client did not guard itself
-                print(f"{prog}: {describe(exc, 'the server')}", file=sys.stderr)
+                print(f"{prog}: {describe(exc, _('the server'))}", file=sys.stderr)
                 return 1
 
         return entry
@@ -162,7 +164,7 @@ def _stdout_closed() -> bool:
         fd = sys.stdout.fileno()
         poller = select.poll()
         poller.register(fd, select.POLLOUT)
-        gone = any(event & select.POLLERR for _, event in poller.poll(0))  # a pipe with no reader
+        gone = any(event & select.POLLERR for _fd, event in poller.poll(0))  # a pipe with no reader
     except (OSError, ValueError):
         return False
     if gone:

@@ -41,6 +41,7 @@ KNOWN_KEYS = {
     "domainname", "volumes", "tmpfs", "ports", "cap_drop", "cap_add", "security_opt",
     "read_only", "sysctls", "labels", "restart", "healthcheck", "depends_on", "networks",
     "stop_grace_period", "stop_signal", "init", "ulimits", "pids_limit", "shm_size",
+    "mem_limit", "cpus",
 }
 
 
@@ -164,6 +165,7 @@ class Topology:
         self.volumes: dict[str, str] = {}
         self.containers: dict[str, DockerContainer] = {}
         self._tmpdirs: list[tempfile.TemporaryDirectory] = []
+        self.binds: dict[str, str] = {}
 
     # -- starting
 
@@ -226,6 +228,10 @@ class Topology:
                          ("shm_size", "shm_size"), ("stop_signal", "stop_signal")):
             if key in svc:
                 kwargs[arg] = svc[key]
+        if "mem_limit" in svc:
+            kwargs["mem_limit"] = svc["mem_limit"]
+        if "cpus" in svc:
+            kwargs["nano_cpus"] = int(float(svc["cpus"]) * 1e9)
         if "sysctls" in svc:
             kwargs["sysctls"] = {k: str(v) for k, v in svc["sysctls"].items()}
         if "tmpfs" in svc:
@@ -250,12 +256,20 @@ class Topology:
         return c.with_kwargs(**kwargs)
 
     def _bind_source(self, source: str) -> str:
+        """A folder of the repository gets one fresh folder, shared by every host that mounts it."""
         if source.startswith("/"):
             return source
-        tmp = tempfile.TemporaryDirectory(prefix="socklab-test-")
-        self._tmpdirs.append(tmp)
-        os.chmod(tmp.name, 0o777)       # the client's student user writes here
-        return tmp.name
+        if source not in self.binds:
+            tmp = tempfile.TemporaryDirectory(prefix="socklab-test-")
+            self._tmpdirs.append(tmp)
+            os.chmod(tmp.name, 0o777)       # the client's student user writes here
+            self.binds[source] = tmp.name
+        return self.binds[source]
+
+    @property
+    def workspace(self) -> Path:
+        """The folder mounted as the student's workspace (client: rw, student-server: ro)."""
+        return Path(self.binds["./workspace"])
 
     # -- using
 

@@ -8,6 +8,11 @@
     python3 tools/lab.py map      # print the lab map of a running lab
     python3 tools/lab.py shell    # a shell in the client container
     python3 tools/lab.py logs     # follow the servers' logs
+    python3 tools/lab.py check [TASK]   # lab-check in the client: check the student's exercises
+    python3 tools/lab.py impair [HOST=h LOSS=30% RATE=1mbit]   # make a host's link worse (tools/impair.py)
+    python3 tools/lab.py heal [HOST=h]  # and well again
+    python3 tools/lab.py capture [HOST] [--seconds N] [--count N] [--live]   # record a host's traffic (tools/capture.py)
+    python3 tools/lab.py ladder [FILE.pcap]   # draw a capture as a ladder diagram
 
 Several labs live side by side: ``LAB=alice`` names a second lab with its own compose
 project, network, volumes and a block of host ports of its own.  Only the standard library
@@ -28,6 +33,7 @@ nothing is built again, so a warm ``make lab`` goes straight to starting the hos
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -41,6 +47,24 @@ import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tool(name: str):
+    """tools/<name>.py, by its path: works however this file was loaded (script, import, by path)."""
+    key = f"socklab_tools_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module           # before running it: dataclasses look their module up there
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[key]
+            raise
+    return sys.modules[key]
+
+
+install = _tool("install")      # tools/install.py: what a fresh machine needs, and installing it
 COMPOSE_FILE = ROOT / "compose.yaml"
 # SOCKLAB_BASE_IMAGE / SOCKLAB_LAB_IMAGE name other images, e.g. for a cold build beside
 # the usual ones (tools/bench.py measures `make lab` from nothing that way)
@@ -60,6 +84,12 @@ DEBIAN_MIRRORS = [
 LAB_INPUTS = ["images/lab", "socklab", "services", "clients", "pyproject.toml", "pki/ca.crt", "pki/hosts"]
 DEFAULT_LAB = "socklab"
 DEFAULT_PORT_PREFIX = 200
+
+# Messages in the user's language: socklab/i18n.py (standard library only) from this checkout.
+# On the host the compiled Chinese catalog lives in .lab/locale (see host_catalog()).
+sys.path.append(str(ROOT))
+from socklab import i18n  # noqa: E402
+from socklab.i18n import _  # noqa: E402
 
 
 class LabError(Exception):
@@ -120,7 +150,35 @@ def lab_name() -> str:
 
 
 def project_name(lab: str) -> str:
-    return DEFAULT_LAB if lab == DEFAULT_LAB else f"{DEFAULT_LAB}-{lab}"
+    """The Compose project of *lab*: ``socklab-<lab>``.
+
+    The default lab's project carries this checkout: ``socklab-<first 6 hex digits of the
+    SHA-256 of its path>``, so that two clones on one machine, each with its default lab,
+    never take over each other's containers (each has its own image and CA).
+    """
+    return default_project() if lab == DEFAULT_LAB else f"{DEFAULT_LAB}-{lab}"
+
+
+CHECKOUT_PROJECT = f"{DEFAULT_LAB}-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
+LEGACY_PROJECT = DEFAULT_LAB        # the default lab's project before it carried the checkout
+_default_project: list[str] = []
+
+
+def default_project() -> str:
+    """:data:`CHECKOUT_PROJECT` -- or ``socklab`` while a default lab that this checkout
+    started under that older name still exists (so `make down` still finds it)."""
+    if not _default_project:
+        name = CHECKOUT_PROJECT
+        try:
+            res = subprocess.run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={LEGACY_PROJECT}",
+                                  "--format", '{{.Label "com.docker.compose.project.working_dir"}}'],
+                                 capture_output=True, text=True, timeout=20)
+            if str(ROOT) in res.stdout.split("\n"):
+                name = LEGACY_PROJECT
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        _default_project.append(name)
+    return _default_project[0]
 
 
 def port_prefix(lab: str) -> int:
@@ -167,6 +225,9 @@ def _port_free(port: int) -> bool:
 
 def compose_env(lab: str) -> dict[str, str]:
     env = dict(os.environ)
+    # the client host speaks the host's language (compose.yaml passes SOCKLAB_LANG to it)
+    if not env.get("SOCKLAB_LANG"):
+        env["SOCKLAB_LANG"] = i18n.language_from_environment(env)
     env["LAB_PORT_PREFIX"] = str(port_prefix(lab))
     env["COMPOSE_PROJECT_NAME"] = project_name(lab)
     env["SOCKLAB_LAB_IMAGE"] = LAB_IMAGE
@@ -240,10 +301,11 @@ def build_base(image: str = BASE_IMAGE, folder: str = "images/base") -> None:
         docker_build(["-f", str(ROOT / "images" / "base" / "Dockerfile"), "--label", f"socklab.base={want}",
                       "-t", image, str(ROOT / folder)])
     elif how == "mmdebstrap":
-        if not shutil.which("mmdebstrap"):
-            raise LabError("no registry answers, so the base image is built from Debian's packages with "
-                           "mmdebstrap, which is not installed.\nOn Debian or Ubuntu, as root: "
-                           "apt-get install -y mmdebstrap   (then run `make lab` again)")
+        try:
+            install.ensure(["mmdebstrap"], command="make lab",
+                           why="no registry answers, so the base image is built from Debian's packages with it")
+        except install.NotInstalled as exc:
+            raise LabError(str(exc)) from None
         say(f"no registry: building {image} with mmdebstrap from Debian's packages ...")
         debstrap = subprocess.Popen(
             ["mmdebstrap", "--variant=minbase", "--quiet",
@@ -339,9 +401,17 @@ def wait_healthy(lab: str, timeout: float = 180.0) -> None:
 
 
 def lab_map(lab: str) -> str:
-    """The lab map: every host, what it is, its ports on the lab network and on 127.0.0.1."""
+    """The lab map: every host, what it is, its ports on the lab network and on 127.0.0.1.
+
+    In the user's language: what a host is (compose.yaml's ``socklab.about``) is looked up in
+    the catalog too; accounts, names and ports are shown as they are.
+    """
+    pad = _mail_common().pad        # terminal columns: a Chinese character takes two
     rows = []
-    for c in containers(lab):
+    running = containers(lab)
+    # hosts made worse by `make impair`: read back from each (tools/impair.py), marked below
+    impaired = _tool("impair").in_effect(lab, running, LAB_IMAGE)
+    for c in running:
         labels = c["Config"]["Labels"]
         name = labels.get("com.docker.compose.service", c["Name"].lstrip("/"))
         published = []
@@ -349,23 +419,89 @@ def lab_map(lab: str) -> str:
         for inner, binds in sorted(ports, key=lambda p: (int(p[0].split("/")[0]), p[0])):
             for b in binds or []:
                 published.append(f"{b['HostIp']}:{b['HostPort']}->{inner}")
-        rows.append((name, labels.get("socklab.about", ""), labels.get("socklab.accounts", ""),
+        about = labels.get("socklab.about", "")
+        rows.append((name, _(about) if about else "", labels.get("socklab.accounts", ""),
                      _compress(published)))
     rows.sort()
-    lines = [f"socklab lab '{lab}' (compose project {project_name(lab)}), all hosts healthy:", ""]
+    lines = [_("socklab lab '{lab}' (compose project {project}), all hosts healthy:").format(
+        lab=lab, project=project_name(lab)), ""]
+    width = max([len(row[0]) for row in rows] + [12])
     for name, about, accounts, published in rows:
-        lines.append(f"  {name:<12} {about}")
+        lines.append(f"  {name:<{width}} {about}")
         if published:
-            lines.append(f"  {'':<12} host ports: {published}")
+            lines.append(f"  {'':<{width}} " + _("host ports: {ports}").format(ports=published))
         if accounts:
-            lines.append(f"  {'':<12} accounts: {accounts}")
+            lines.append(f"  {'':<{width}} " + _("accounts: {accounts}").format(accounts=accounts))
+        if name in impaired:
+            lines.append(f"  {'':<{width}} " + _tool("impair").map_line(impaired[name]))
     lab_env = "" if lab == DEFAULT_LAB else f"LAB={lab} "
-    lines += ["",
-              f"  a shell on the client host:   {lab_env}make shell   (then e.g. `tcp-client`, `ftp-client --help`)",
-              f"  the servers' logs:            {lab_env}make logs",
-              f"  stop this lab:                {lab_env}make down",
-              f"  the lab CA certificate:       {PKI / 'ca.crt'}",
-              f"  your code:                    {ROOT / 'workspace'}  =  /home/student/workspace in the client"]
+    footer = [
+        (_("a shell on the client host:"),
+         _("{command}   (then e.g. `tcp-client`, `ftp-client --help`)").format(command=f"{lab_env}make shell")),
+        (_("the servers' logs:"), f"{lab_env}make logs"),
+        (_("stop this lab:"), f"{lab_env}make down"),
+        (_("the lab CA certificate:"), str(PKI / "ca.crt")),
+        (_("your code:"), _("{folder}  =  /home/student/workspace in the client").format(folder=ROOT / "workspace")),
+    ]
+    lines.append("")
+    lines += [f"  {pad(label, 30)} {value}" for label, value in footer]
+    return "\n".join(lines)
+
+
+def _mail_common():
+    """clients/mail_common.py, whose pad() lines up text that mixes Chinese and ASCII."""
+    if "socklab_clients_mail_common" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("socklab_clients_mail_common",
+                                                      ROOT / "clients" / "mail_common.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["socklab_clients_mail_common"] = module
+    return sys.modules["socklab_clients_mail_common"]
+
+
+def host_catalog() -> None:
+    """Make sure the host has a compiled Chinese catalog when the user reads Chinese.
+
+    socklab.i18n finds it in .lab/locale.  The host's GNU msgfmt compiles the .po when there
+    is one; otherwise the socklab.mo compiled in the built lab image is copied out of it,
+    once per image.  Without either (no msgfmt, no image yet) messages stay in English.
+    """
+    if i18n.language() != "zh":
+        return
+    po = ROOT / "socklab" / "locale" / "zh_CN" / "LC_MESSAGES" / "socklab.po"
+    mo = i18n.HOST_LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "socklab.mo"
+    if not po.exists():
+        return
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt:
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            mo.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run([msgfmt, "-o", str(mo), str(po)], capture_output=True)
+    elif shutil.which("docker"):
+        image = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", LAB_IMAGE],
+                               capture_output=True, text=True).stdout.strip()
+        stamp = mo.with_name("socklab.mo.image")
+        if image and not (mo.exists() and stamp.exists() and stamp.read_text() == image):
+            copied = subprocess.run(
+                ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", LAB_IMAGE, "-c",
+                 "import sys, socklab.i18n as i; "
+                 "sys.stdout.buffer.write((i.LOCALE_DIR / 'zh_CN/LC_MESSAGES/socklab.mo').read_bytes())"],
+                capture_output=True)
+            if copied.returncode == 0 and copied.stdout:
+                mo.parent.mkdir(parents=True, exist_ok=True)
+                mo.write_bytes(copied.stdout)
+                stamp.write_text(image)
+    i18n.set_language("zh")         # read the catalog again, now that it is there
+
+
+def make_help() -> str:
+    """`make help`: the Makefile's targets and their `## ` descriptions, in the user's language."""
+    lines = [_("socklab -- a network-programming lab on a private Docker network"), ""]
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        m = re.match(r"^([a-z-]+):.*## (.*)", line)
+        if m:
+            lines.append(f"{'  make ' + m.group(1):<20}{_(m.group(2).strip())}")
+    lines += ["", "  LAB=name make lab   " + _("a second, separate lab (own network, volumes, host ports)")]
     return "\n".join(lines)
 
 
@@ -413,48 +549,72 @@ def up() -> None:
     lab = lab_name()
     check_docker()
     build()
+    host_catalog()
     prepare_workspace()
     other = clashing_lab(lab)
     if other:
-        raise LabError(f"lab {other} already uses host ports {port_prefix(lab)}00-{port_prefix(lab)}99; "
-                       f"choose others with LAB_PORT_PREFIX=NNN (100-640).")
-    say(f"starting lab '{lab}' ...")
+        raise LabError(_("lab {other} already uses host ports {first}-{last}; "
+                         "choose others with LAB_PORT_PREFIX=NNN (100-640).").format(
+            other=other, first=f"{port_prefix(lab)}00", last=f"{port_prefix(lab)}99"))
+    say(_("starting lab '{lab}' ...").format(lab=lab))
     started = time.monotonic()
+    before = containers(lab)        # hosts compose leaves running keep their namespace: healed below
     if compose(lab, "up", "-d", "--remove-orphans").returncode != 0:
-        raise LabError("compose could not start the lab (see above).")
+        raise LabError(_("compose could not start the lab (see above)."))
     wait_healthy(lab)
-    say(f"all hosts healthy in {time.monotonic() - started:.0f} s")
+    _tool("impair").heal_kept(lab, before, containers(lab), LAB_IMAGE)   # no `make impair` left behind
+    say(_("all hosts healthy in {seconds:.0f} s").format(seconds=time.monotonic() - started))
     print()
     print(lab_map(lab))
 
 
 def main(argv: list[str]) -> int:
     verb = argv[0] if argv else "help"
-    lab = lab_name()
+    host_catalog()
     try:
+        lab = lab_name()
         if verb == "up":
             up()
         elif verb == "build":
             build()
         elif verb == "down":
             check_docker()
+            _tool("impair").forget(lab)     # the namespaces go with the containers
             return compose(lab, "down", "--remove-orphans").returncode
         elif verb == "clean":
             check_docker()
+            _tool("impair").forget(lab)
             return compose(lab, "down", "--remove-orphans", "--volumes").returncode
+        elif verb in ("impair", "heal"):    # tools/impair.py: one host's link made worse, or well again
+            check_docker()
+            return _tool("impair").main(verb, argv[1:], lab=lab, hosts=services(), running=containers(lab),
+                                        image=LAB_IMAGE)
         elif verb == "map":
             check_docker()
             if not containers(lab):
-                raise LabError(f"lab '{lab}' is not running; start it with `make lab`.")
+                raise LabError(_("lab '{lab}' is not running; start it with `make lab`.").format(lab=lab))
             print(lab_map(lab))
         elif verb == "shell":
             check_docker()
-            cmd = compose_command() + ["-p", project_name(lab), "-f", str(COMPOSE_FILE), "exec", "client", "bash", "-l"]
+            env = compose_env(lab)
+            cmd = compose_command() + ["-p", project_name(lab), "-f", str(COMPOSE_FILE), "exec",
+                                       "-e", f"SOCKLAB_LANG={env['SOCKLAB_LANG']}", "client", "bash", "-l"]
             os.chdir(ROOT)
-            os.execvpe(cmd[0], cmd, compose_env(lab))
+            os.execvpe(cmd[0], cmd, env)
         elif verb == "logs":
             check_docker()
             return compose(lab, "logs", "--follow", "--tail", "50").returncode
+        elif verb == "check":            # lab-check in the client: the student's exercises
+            check_docker()
+            if not containers(lab):
+                raise LabError(f"lab '{lab}' is not running; start it with `make lab`, then check.")
+            lang = os.environ.get("SOCKLAB_LANG", "")
+            return compose(lab, "exec", "-T", "-e", f"SOCKLAB_LANG={lang}", "client",
+                           "lab-check", *argv[1:]).returncode
+        elif verb in ("capture", "ladder"):     # a host's traffic and its ladder diagram (tools/capture.py)
+            return _tool("capture").main(argv, lab=sys.modules[__name__])
+        elif verb == "make-help":        # `make help`, in the user's language
+            print(make_help())
         elif verb == "compose":          # any other compose command, for this lab
             check_docker()
             return compose(lab, *argv[1:]).returncode

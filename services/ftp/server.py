@@ -16,6 +16,14 @@ places pyftpdlib leaves open for that -- handler class attributes and hook metho
 * **FTPS**: explicit ``AUTH TLS`` with the host's certificate from the lab CA.
 * **limits**: connections in total and per client address, an idle timeout, and a
   command line longer than :attr:`LabCommands.max_line` answered with one clear ``500``.
+* **no half-written upload under a file's name after a crash** (:class:`JournaledUpload`):
+  a ``STOR`` is noted in a journal (``<root>/.uploads``) until it is settled; it is
+  ``fsync``-ed before its ``226``; a server killed mid-upload finds the note at its next
+  start and removes the half file.  A full disk is answered ``452`` (``552`` for a quota)
+  in one line, and the partial upload is removed.
+* **one log line per misbehaving client** (:meth:`LabCommands.handle_error` and friends):
+  pyftpdlib logs a traceback for a TLS error, a client that vanished during a delayed
+  reply, or a command pipelined behind ``AUTH TLS``; here each is one line.
 * **HASH** (:meth:`LabCommands.ftp_HASH`): the checksum of a file computed by the
   server, so a client can check a transfer without fetching the file again -- the
   ``HASH`` command of draft-bryan-ftpext-hash, with ``OPTS HASH`` to pick the algorithm.
@@ -34,17 +42,20 @@ import ipaddress
 import os
 import socket
 import struct
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
-from pyftpdlib.filesystems import FilesystemError
+from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 from pyftpdlib.handlers import (DTPHandler, FTPHandler, PassiveDTP, ThrottledDTPHandler, TLS_DTPHandler,
-                                TLS_FTPHandler)
+                                TLS_FTPHandler, _FileReadWriteError)
 from pyftpdlib.ioloop import IOLoop
+from pyftpdlib.log import logger
 from pyftpdlib.servers import ThreadedFTPServer
 
-from socklab.log import setup
+from socklab.log import OneLineLog, setup
 from socklab.services.ftp import seed
 from socklab.serving import serve_until_stopped
 
@@ -92,6 +103,36 @@ class LabCommands:
         super().__init__(*args, **kwargs)
         self._hash_algo = "SHA-256"
         self._discarding = False        # inside a too-long line, until its CRLF
+
+    # --- one log line, never a traceback, for what a client can cause
+
+    def handle_error(self):
+        """pyftpdlib logs a traceback here (and for errors of scheduled calls, which end here
+        too); a misbehaving or vanished client is worth one line, and the session is closed."""
+        log_error_line(self, sys.exc_info()[1])
+        self._error = True                   # TLS: close at once, no close_notify exchange
+        try:
+            self.close()
+        except Exception as exc:             # noqa: BLE001 -- closing a broken connection
+            self.log(f"closing after the error failed too: {one_line(exc)}")
+
+    def add_channel(self, map=None, events=None):
+        # After a wrong password pyftpdlib takes the connection out of its loop and puts it
+        # back later (auth_failed_delay); if the session was closed meanwhile (idle timeout,
+        # the client left), registering its closed socket fails with EBADF.
+        if getattr(self, "_closed", False):
+            return
+        super().add_channel(map, events)
+
+    def ftp_AUTH(self, line):
+        super().ftp_AUTH(line)
+        # Whatever the client sent after AUTH TLS, before the handshake, was sent in the
+        # clear and must not be read as if it came through TLS (the "STARTTLS command
+        # injection" of CVE-2011-0411).  pyftpdlib would go on parsing it -- and answer it
+        # through a TLS connection that has no handshake yet, which fails with a traceback.
+        if self._ssl_requested and self.ac_in_buffer:
+            self.log(f"discarded {len(self.ac_in_buffer)} bytes sent in the clear after AUTH TLS")
+            self.ac_in_buffer = b""
 
     # --- where the client came from decides what a PASV reply says
 
@@ -173,7 +214,8 @@ class LabCommands:
     # --- log what students should see in `make logs`
 
     def on_incomplete_file_received(self, file):
-        self.log(f"incomplete upload kept (a client may resume it with REST): {file}")
+        if os.path.exists(file):
+            self.log(f"incomplete upload kept (a client may resume it with REST): {file}")
 
     def on_incomplete_file_sent(self, file):
         self.log(f"download of {file} ended early (client aborted or went away)")
@@ -202,6 +244,218 @@ class LabDataHandler:
         except ValueError:          # "I/O operation on closed file"
             return False
 
+    # --- a full disk: 452 in one line; an upload renamed to its name before its 226
+
+    def handle_error(self):
+        exc = sys.exc_info()[1]
+        cause = exc.args[0] if isinstance(exc, _FileReadWriteError) and exc.args else exc
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            self._no_space = True
+            self._resp = (storage_reply(cause, self.file_obj), logger.warning)
+        elif isinstance(exc, _FileReadWriteError):
+            self._resp = (f"426 {one_line(cause)}; transfer aborted.", logger.warning)
+        else:
+            log_error_line(self.cmd_channel, exc, what="data connection")
+            self._resp = ("426 Data connection failed; transfer aborted.", logger.warning)
+        self._error = True
+        try:
+            self.close()
+        except Exception as err:            # noqa: BLE001
+            self.cmd_channel.log(f"closing the data connection failed too: {one_line(err)}")
+
+    def close(self):
+        upload = self.file_obj
+        if not self._closed and isinstance(upload, JournaledUpload) and not upload.closed:
+            try:
+                if getattr(self, "_no_space", False):
+                    upload.discard()
+                else:
+                    # complete: durable before the 226 goes out; incomplete (the client
+                    # went away): kept, for a resume with REST
+                    upload.commit(durable=self.transfer_finished)
+            except OSError as err:
+                upload.discard()
+                self.transfer_finished = False
+                self._resp = (storage_reply(err, upload), logger.warning)
+        super().close()
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line: its type and message, no traceback."""
+    text = " ".join(str(exc).split()) or getattr(exc, "strerror", None) or ""
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+def log_error_line(channel, exc: BaseException | None, what: str = "session") -> None:
+    """One log line for an error pyftpdlib would log as a traceback, with where it happened."""
+    where = ""
+    tb = exc.__traceback__ if exc is not None else None
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" (at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno})"
+    message = f"{what} ended by an error: {one_line(exc) if exc else 'unknown'}{where}"
+    try:
+        channel.log(message)
+    except Exception:                        # noqa: BLE001 -- a half-built handler
+        logger.info(message)
+
+
+def storage_reply(err: OSError, upload=None) -> str:
+    """452 for a full disk (RFC 959: insufficient storage space), 552 for a quota."""
+    name = os.path.basename(getattr(upload, "name", "") or "") or "the file"
+    if err.errno == errno.EDQUOT:
+        return f"552 Exceeded storage allocation (disk quota); {name} not stored."
+    if err.errno == errno.ENOSPC:
+        return f"452 Insufficient storage space (the disk is full); {name} not stored."
+    return f"451 {os.strerror(err.errno) if err.errno else one_line(err)}; {name} not stored."
+
+
+class JournaledUpload:
+    """The file object of a ``STOR``, with a note in a journal while it is being written.
+
+    pyftpdlib writes an upload straight to its name (a resume with ``REST`` needs that),
+    so a server killed mid-upload would leave half a file under a name a client may take
+    for a whole one.  Here, before the first byte, a note naming the file goes into
+    ``<root>/.uploads`` (the journal, on the same volume, outside every home); the note is
+    removed only when the upload is settled -- complete and ``fsync``-ed *before* the
+    ``226`` goes out, or cut off by the client and kept for a resume.  At the next start,
+    :meth:`recover` removes every file a note still names: half-written, never
+    acknowledged.  ``name`` is the file's own name (pyftpdlib logs it).
+    """
+
+    def __init__(self, final: str, journal: str) -> None:
+        fd, self.note = tempfile.mkstemp(dir=journal, prefix="upload-")
+        try:
+            os.write(fd, os.fsencode(final))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_directory(journal)
+        try:
+            self._file = open(final, "wb")
+        except OSError:
+            os.unlink(self.note)
+            raise
+        self.name = final
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def write(self, data) -> int:
+        return self._file.write(data)
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def commit(self, durable: bool = True) -> None:
+        """Settle the upload as it is (after fsync if *durable*). Raises OSError (e.g. ENOSPC)."""
+        try:
+            self._file.flush()
+            if durable:
+                os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
+        if durable:
+            _fsync_directory(os.path.dirname(self.name) or ".")
+        os.unlink(self.note)
+
+    def discard(self) -> None:
+        """Remove the upload (a full disk: keep nothing, free the space)."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        for path in (self.name, self.note):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """pyftpdlib closes the file itself where LabDataHandler did not: keep what came."""
+        if not self._file.closed:
+            self.commit(durable=False)
+
+    @staticmethod
+    def recover(journal: Path, log) -> None:
+        """After a crash: remove the files whose upload never finished, and their notes."""
+        for note in journal.iterdir():
+            try:
+                target = os.fsdecode(note.read_bytes())
+                if target and os.path.isfile(target) and not os.path.islink(target):
+                    os.unlink(target)
+                    log.info("removed %s: its upload was cut off by a crash, never acknowledged", target)
+            except OSError as exc:
+                log.info("journal note %s: %s", note.name, exc)
+            note.unlink(missing_ok=True)
+
+
+def _fsync_directory(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LabFS(AbstractedFS):
+    """pyftpdlib's file system view, with ``STOR`` going through :class:`JournaledUpload`."""
+
+    journal: str = ""          # FTPLabServer sets it: <root>/.uploads
+
+    def open(self, filename, mode):
+        if mode != "wb" or not self.journal:
+            return super().open(filename, mode)
+        return JournaledUpload(filename, self.journal)
+
+
+class LabTLSConnection:
+    """Mixed into the TLS handlers (control and data): two pyftpdlib 1.5.7 loops closed.
+
+    * A peer that half-closes its socket in a TLS session leaves pyftpdlib's TLS shutdown
+      unfinished on a connection at end-of-file: it calls SSL_shutdown on every poll, for
+      ever -- a thread spinning at full speed that also keeps a connection slot (and
+      soon "421 Too many connections" for everyone from that address).  Closed at once.
+    * A TLS error that is not one pyftpdlib expects (``SSL.Error`` from send or recv)
+      would end in a traceback; it is one log line and the connection is closed.
+    """
+
+    def _do_ssl_shutdown(self):
+        super()._do_ssl_shutdown()
+        if self._ssl_closing and not (self._ssl_want_read or self._ssl_want_write) and not self._closed:
+            # pyftpdlib sends its close_notify and means to close without waiting for the
+            # peer's; when SSL_shutdown neither completes nor asks to wait for the socket,
+            # it would be called again on every poll -- for ever, since a peer at
+            # end-of-file keeps the socket readable.  Close now.
+            self._ssl_established = False
+            self._ssl_closing = False
+            self.handle_ssl_shutdown()
+
+    def send(self, data):
+        from OpenSSL import SSL
+        try:
+            return super().send(data)
+        except SSL.Error as err:
+            return self._tls_failed("send", err, 0)
+
+    def recv(self, buffer_size):
+        from OpenSSL import SSL
+        try:
+            return super().recv(buffer_size)
+        except SSL.Error as err:
+            return self._tls_failed("receive", err, b"")
+
+    def _tls_failed(self, what: str, err, result):
+        channel = getattr(self, "cmd_channel", None) or self
+        channel.log(f"TLS {what} failed: {one_line(err)}; connection closed")
+        if channel is not self and not self._resp:          # a data connection: say why
+            self._resp = ("426 TLS error on the data connection; transfer aborted.", logger.warning)
+        self._error = True
+        self.close()
+        return result
+
 
 class LabPassiveDTP(PassiveDTP):
     """The listening socket of a PASV/EPSV, opened one at a time per server.
@@ -226,7 +480,7 @@ class LabFTPHandler(LabCommands, FTPHandler):
     proto_cmds = {**FTPHandler.proto_cmds, **LabCommands.extra_cmds}
 
 
-class LabFTPSHandler(LabCommands, TLS_FTPHandler):
+class LabFTPSHandler(LabCommands, LabTLSConnection, TLS_FTPHandler):
     """FTP with explicit ``AUTH TLS`` (RFC 4217); TLS stays optional for the client."""
 
     proto_cmds = {**TLS_FTPHandler.proto_cmds, **LabCommands.extra_cmds}
@@ -310,10 +564,15 @@ class FTPLabServer:
                  max_line: int = 2048, auth_failed_delay: float = 3.0, rate_limit: int = 0,
                  outbox: int = 0) -> None:
         self.log = setup(name)
+        if not any(isinstance(f, OneLineLog) for f in logger.filters):
+            logger.addFilter(OneLineLog())          # pyftpdlib's logger: one line per record
         self.name = name
         self.root = Path(root)
         users = dict(users or {})
         homes = seed.prepare(self.root, list(users), anonymous=anonymous, outbox=outbox)
+        journal = self.root / ".uploads"        # notes of uploads in progress; outside every home
+        journal.mkdir(exist_ok=True)
+        JournaledUpload.recover(journal, self.log)
 
         authorizer = LabAuthorizer()
         if anonymous:
@@ -326,7 +585,7 @@ class FTPLabServer:
         tls = bool(certfile)
         base = LabFTPSHandler if tls else LabFTPHandler
         # the data connection's handler: TLS-capable or not, throttled or not
-        dtp_bases = [LabDataHandler, TLS_DTPHandler] if tls else [LabDataHandler]
+        dtp_bases = [LabDataHandler, LabTLSConnection, TLS_DTPHandler] if tls else [LabDataHandler]
         dtp_bases.append(ThrottledDTPHandler if rate_limit else DTPHandler)
         dtp = type("LabDTPHandler", tuple(dtp_bases), {"timeout": idle_timeout, "read_limit": rate_limit,
                                                        "write_limit": rate_limit})
@@ -340,6 +599,7 @@ class FTPLabServer:
             max_line=max_line,
             auth_failed_timeout=auth_failed_delay,
             dtp_handler=dtp,
+            abstracted_fs=type("LabFS", (LabFS,), {"journal": str(journal)}),
             passive_dtp=type("LabPassiveDTP", (LabPassiveDTP,), {"bind_lock": threading.Lock()}),
         )
         if tls:

@@ -27,6 +27,13 @@ What a careful MTA adds, and where:
   client declares the size, else after the data); lines over 1000 bytes get ``500``;
   both are aiosmtpd's checks.  A wrong password gets ``535`` at once (checked against the
   accounts file Dovecot reads, see :class:`~socklab.services.mail.accounts.PasswdFile`).
+* **Connections** -- at most ``max_clients`` at once, ``max_per_address`` of them from one
+  address (:class:`ConnectionLimit`); one more gets ``421 4.7.0`` and is closed, so one
+  flooding client cannot shut everybody else out.
+* **One log line per misbehaving client** -- a failed STARTTLS handshake, a client that
+  vanished while being answered: one line each (aiosmtpd would log a traceback).
+* **A full disk** -- Dovecot answers a delivery it cannot store with a temporary error;
+  the client gets ``452 4.3.1 Insufficient system storage`` and retries later.
 * **A 250 that means stored** -- :meth:`MailHandler.handle_DATA` answers only after the MDA
   has stored the message for every recipient (LMTP ``250`` per recipient).  If a client
   vanishes mid-DATA, aiosmtpd drops the half message and nothing is delivered.
@@ -38,21 +45,25 @@ import argparse
 import asyncio
 import email.utils
 import logging
+import os
 import secrets
 import signal
 import ssl
 from typing import Any
 
 from aiosmtpd import __version__ as AIOSMTPD_VERSION
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
-from socklab.log import setup
+from socklab.log import OneLineLog, setup
 from socklab.services.mail import DOMAIN, HOSTNAME
 from socklab.services.mail.accounts import PasswdFile
-from socklab.services.mail.delivery import LMTPDelivery
+from socklab.services.mail.delivery import LMTPDelivery, Reply
 
 SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT = 25, 587, 465
 MAX_SIZE = 10 * 1024 * 1024          # bytes; EHLO announces it as "SIZE 10485760"
+MAIL_STORE = "/srv/mail"             # Dovecot's Maildirs (the mail volume)
+MAX_CLIENTS = 128                    # connections at once, the three ports together
+MAX_PER_ADDRESS = 32                 # ... from one client address
 TLS_CERT = "/etc/socklab/tls/mail.crt"
 TLS_KEY = "/etc/socklab/tls/mail.key"
 
@@ -65,11 +76,130 @@ class _NoLoginDataWarning(logging.Filter):
         return "login_data is deprecated" not in record.getMessage()
 
 
+class _NoSendAfterLossWarning(logging.Filter):
+    """asyncio warns "socket.send() raised exception." when something writes to a connection
+    already lost; LabSMTP.push writes nothing then, this is for any other writer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "socket.send() raised exception" not in record.getMessage()
+
+
+class ConnectionLimit:
+    """Connections at once, in total and per client address (0: no limit).
+
+    Each connection is known by its socket's transport; one whose transport is closing no
+    longer counts, whether or not aiosmtpd told its protocol (after a TLS handshake that
+    failed half-way, asyncio never calls the protocol's ``connection_lost``).
+    """
+
+    def __init__(self, total: int = 0, per_address: int = 0) -> None:
+        self.total, self.per_address = total, per_address
+        self.live: dict = {}                 # transport -> client address
+
+    @property
+    def count(self) -> int:
+        self._purge()
+        return len(self.live)
+
+    def _purge(self) -> None:
+        for transport in [t for t in self.live if t.is_closing()]:
+            del self.live[transport]
+
+    def admit(self, address: str, transport) -> str | None:
+        """Count the connection in, or say why not."""
+        self._purge()
+        if self.total and len(self.live) >= self.total:
+            return "too many connections"
+        if self.per_address and sum(1 for a in self.live.values() if a == address) >= self.per_address:
+            return "too many connections from your address"
+        self.live[transport] = address
+        return None
+
+    def release(self, transport) -> None:
+        self.live.pop(transport, None)
+
+
 class LabSMTP(SMTP):
-    """aiosmtpd's SMTP, with the usual AUTH LOGIN prompts (base64 of "Username:", "Password:")."""
+    """aiosmtpd's SMTP, with the usual AUTH LOGIN prompts (base64 of "Username:", "Password:"),
+    a connection limit, and one log line (never a traceback) for what a client can cause."""
 
     AuthLoginUsernameChallenge = "Username:"
     AuthLoginPasswordChallenge = "Password:"
+
+    def __init__(self, handler, *args, limit: ConnectionLimit | None = None, **kwargs) -> None:
+        super().__init__(handler, *args, **kwargs)
+        self._limit = limit
+        self._counted = None                  # the transport this connection is counted by
+        self._refused = False
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        # Commands pipelined behind STARTTLS fill the stream reader's buffer; past its limit
+        # asyncio stops reading the socket -- and the TLS handshake that follows then waits
+        # for bytes nobody reads, until the idle timeout (5 minutes, holding a connection
+        # place).  Reading resumes once the connection has been handed to TLS.
+        self.loop.call_soon(self._resume_after_starttls, 100)
+        await super().smtp_STARTTLS(arg)
+
+    def _resume_after_starttls(self, tries: int) -> None:
+        if self._original_transport is not None:
+            self._original_transport.resume_reading()
+        elif tries and self.transport is not None:
+            self.loop.call_soon(self._resume_after_starttls, tries - 1)
+
+    def connection_made(self, transport) -> None:
+        if self.transport is not None and self._original_transport is not None:
+            # the TLS handshake after STARTTLS is done.  What the client sent before it, in
+            # the clear, is still in the reader's buffer: it must not be read as if it had
+            # come through TLS (STARTTLS command injection, CVE-2011-0411; aiosmtpd 1.4.3
+            # reads it)
+            leftover = len(self._reader._buffer)
+            if leftover:
+                self._reader._buffer.clear()
+                log = getattr(self.event_handler, "log", logging.getLogger("mail-smtpd"))
+                log.info("%s: discarded %d bytes sent in the clear after STARTTLS", _peer(self.session.peer),
+                         leftover)
+        first = self.transport is None and self._original_transport is None and not self._refused
+        if first and self._limit is not None:
+            peer = transport.get_extra_info("peername")
+            address = peer[0] if peer else "?"
+            why = self._limit.admit(address, transport)
+            if why:
+                self._refused = True
+                log = getattr(self.event_handler, "log", logging.getLogger("mail-smtpd"))
+                log.info("%s turned away: %s", _peer(peer), why)
+                transport.write(f"421 4.7.0 {self.hostname} {why}, try again later\r\n".encode())
+                transport.close()
+                return
+            self._counted = transport
+        super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        if self._refused:
+            return
+        if self._counted is not None:
+            self._limit.release(self._counted)
+            self._counted = None
+        if self._handler_coroutine is None:          # lost before it was ever made
+            return
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool:
+        # asyncio's TLS layer may report the end of input after the connection was lost
+        # (aiosmtpd has forgotten the session by then, and would fail with a traceback)
+        if self.session is None or self.transport is None:
+            return False
+        return super().eof_received()
+
+    async def push(self, status) -> None:
+        # aiosmtpd answers even when the connection is already gone (after a failed TLS
+        # handshake, after "too many bogus commands"); writing to a closed TLS transport
+        # raises AttributeError inside asyncio.  Nobody is there to read the answer.
+        if self.transport is None or self.transport.is_closing():
+            return
+        await super().push(status)
+
+    async def handle_exception(self, error: Exception) -> str:
+        return await self.event_handler.handle_exception(error, peer=self.session.peer)
 
 
 class MailHandler:
@@ -79,10 +209,15 @@ class MailHandler:
     :param accounts: checks SMTP AUTH; ``None`` means a port without AUTH (25).  With it,
         the port is a submission port: AUTH is required before ``MAIL FROM``.
     :param domain: the one domain this host accepts mail for.
+    :param store: the directory of the mail store (Dovecot's Maildirs); when a message
+        would not fit on its file system, the answer is ``452 4.3.1`` (RFC 3463:
+        mail system full) -- Dovecot itself only says "internal error" then.
     """
 
     def __init__(self, delivery: LMTPDelivery, accounts: PasswdFile | None = None, *,
-                 domain: str = DOMAIN, hostname: str = HOSTNAME, log: logging.Logger | None = None) -> None:
+                 domain: str = DOMAIN, hostname: str = HOSTNAME, log: logging.Logger | None = None,
+                 store: str | None = None) -> None:
+        self.store = store
         self.delivery = delivery
         self.accounts = accounts
         self.submission = accounts is not None
@@ -131,8 +266,32 @@ class MailHandler:
 
     # ----------------------------------------------------------------- the envelope
 
+    # ----------------------------------------------------------------- a full disk
+
+    def space_left(self) -> int | None:
+        """Bytes free on the mail store's file system (None: not known)."""
+        if not self.store:
+            return None
+        try:
+            st = os.statvfs(self.store)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
+
+    def no_room_for(self, size: int) -> bool:
+        """Would *size* bytes (for each recipient) not fit?  Dovecot also needs room for its
+        index files, so a margin of 64 kB is kept."""
+        left = self.space_left()
+        return left is not None and left < size + 64 * 1024
+
+    FULL = "452 4.3.1 Insufficient system storage: the mailbox server's disk is full, try again later"
+
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
+        declared = next((int(o[5:]) for o in mail_options if o.upper().startswith("SIZE=") and o[5:].isdigit()), 0)
+        if self.no_room_for(declared):
+            self.log.warning("%s: MAIL FROM:<%s> refused: the mail store is full", _who(session), address)
+            return self.FULL
         if self.submission:
             if not session.authenticated:
                 return "530 5.7.0 Authentication required (AUTH PLAIN or AUTH LOGIN first)"
@@ -166,6 +325,10 @@ class MailHandler:
         queue_id = secrets.token_hex(6)
         message = self.received_header(server, session, envelope, queue_id) + envelope.original_content
         eight_bit = "BODY=8BITMIME" in envelope.mail_options
+        if self.no_room_for(len(message) * len(envelope.rcpt_tos)):
+            self.log.warning("%s: %s from <%s>, %d bytes, not stored: the mail store is full",
+                             _who(session), queue_id, envelope.mail_from, len(message))
+            return self.FULL
         self._begin()
         try:
             replies = [(rcpt, await asyncio.to_thread(self.delivery.deliver, envelope.mail_from, rcpt,
@@ -175,6 +338,10 @@ class MailHandler:
             self._end()
         failed = [(rcpt, reply) for rcpt, reply in replies if not reply.ok]
         stored = [rcpt for rcpt, reply in replies if reply.ok]
+        if failed and self.no_room_for(len(message)):
+            # Dovecot could not write it, and the disk is (nearly) full: say why, plainly
+            failed = [(rcpt, Reply(452, self.FULL[4:])) if 400 <= reply.code < 500 else (rcpt, reply)
+                      for rcpt, reply in failed]
         if not failed:
             self.log.info("%s: %s from <%s> to %s, %d bytes: stored", _who(session), queue_id,
                           envelope.mail_from, ", ".join(f"<{r}>" for r in stored), len(message))
@@ -198,8 +365,17 @@ class MailHandler:
                   f"{rcpt};\r\n\t{email.utils.formatdate(localtime=False, usegmt=True)}\r\n")
         return header.encode("utf-8", "surrogateescape")
 
-    async def handle_exception(self, error: Exception) -> str:
-        self.log.error("unexpected error: %r", error, exc_info=error)
+    async def handle_exception(self, error: Exception, peer=None) -> str:
+        """One log line for any error in a session (aiosmtpd would log a traceback)."""
+        who = _peer(peer)
+        if isinstance(error, TLSSetupException):
+            cause = error.__cause__ or error
+            self.log.info("%s: TLS handshake after STARTTLS failed: %s", who, _one_line(cause))
+            return "454 4.7.0 TLS not available due to temporary reason"
+        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)):
+            self.log.info("%s went away: %s", who, _one_line(error))
+            return "421 4.4.2 Connection lost"
+        self.log.error("%s: unexpected error: %s%s", who, _one_line(error), _where(error))
         return "451 4.3.0 Internal server error, try again later"
 
     # ----------------------------------------------------------------- stopping cleanly
@@ -228,7 +404,26 @@ def _tls(server: SMTP) -> bool:
 
 
 def _who(session: Session) -> str:
-    return f"{session.peer[0]}:{session.peer[1]}" if session.peer else "?"
+    return _peer(session.peer)
+
+
+def _peer(peer) -> str:
+    return f"{peer[0]}:{peer[1]}" if peer and len(peer) >= 2 else "?"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+def _where(exc: BaseException) -> str:
+    """ (at file.py:123) -- the innermost frame of *exc*, so one line still says where."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ""
+    return f" (at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno})"
 
 
 def tls_context(cert: str = TLS_CERT, key: str = TLS_KEY) -> ssl.SSLContext:
@@ -247,20 +442,33 @@ class MailServer:
     :param ports: ``(smtp, submission, submissions)``; 0 picks a free port (tests).
     :param max_size: the largest message accepted, in bytes.
     :param timeout: seconds a client may stay silent before it is dropped (RFC 5321: 5 min).
+    :param max_clients: connections at once on the three ports together (0: no limit);
+        one more is answered ``421 4.7.0`` and closed.
+    :param max_per_address: connections at once from one client address (0: no limit).
+    :param store: the mail store's directory, to answer ``452`` when its disk is full.
     """
 
     def __init__(self, delivery: LMTPDelivery, accounts: PasswdFile, tls: ssl.SSLContext, *,
                  host: str = "", ports: tuple[int, int, int] = (SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT),
                  max_size: int = MAX_SIZE, domain: str = DOMAIN, hostname: str = HOSTNAME,
-                 timeout: float = 300.0) -> None:
+                 timeout: float = 300.0, max_clients: int = MAX_CLIENTS,
+                 max_per_address: int = MAX_PER_ADDRESS, store: str | None = None) -> None:
         self.host, self.ports, self.tls = host or None, ports, tls
         self.max_size, self.hostname, self.timeout = max_size, hostname, timeout
+        self.limit = ConnectionLimit(max_clients, max_per_address)
         self.log = setup("mail-smtpd")
         aiosmtpd_log = logging.getLogger("mail.log")
         if not any(isinstance(f, _NoLoginDataWarning) for f in aiosmtpd_log.filters):
             aiosmtpd_log.addFilter(_NoLoginDataWarning())
-        self.relay = MailHandler(delivery, None, domain=domain, hostname=hostname, log=self.log)
-        self.submission = MailHandler(delivery, accounts, domain=domain, hostname=hostname, log=self.log)
+        for logger in (aiosmtpd_log, self.log):
+            if not any(isinstance(f, OneLineLog) for f in logger.filters):
+                logger.addFilter(OneLineLog())
+        asyncio_log = logging.getLogger("asyncio")
+        if not any(isinstance(f, _NoSendAfterLossWarning) for f in asyncio_log.filters):
+            asyncio_log.addFilter(_NoSendAfterLossWarning())
+        self.relay = MailHandler(delivery, None, domain=domain, hostname=hostname, log=self.log, store=store)
+        self.submission = MailHandler(delivery, accounts, domain=domain, hostname=hostname, log=self.log,
+                                      store=store)
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: dict[str, tuple] = {}
 
@@ -269,11 +477,20 @@ class MailServer:
         if handler.submission:
             policy["authenticator"] = handler.authenticate
         return lambda: LabSMTP(handler, hostname=self.hostname, ident=f"ESMTP socklab (aiosmtpd {AIOSMTPD_VERSION})",
-                               data_size_limit=self.max_size, timeout=self.timeout, loop=loop, **policy)
+                               data_size_limit=self.max_size, timeout=self.timeout, loop=loop,
+                               limit=self.limit, **policy)
+
+    def loop_exception(self, loop, context: dict) -> None:
+        """What the event loop catches outside a session (a callback, a TLS handshake's
+        timer): one log line with where it happened, instead of asyncio's traceback."""
+        exc = context.get("exception")
+        self.log.warning("event loop: %s%s%s", " ".join(str(context.get("message", "error")).split()),
+                         f": {_one_line(exc)}" if exc else "", _where(exc) if exc else "")
 
     async def start(self) -> None:
         """Bind and listen on the three ports."""
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self.loop_exception)
         smtp_port, submission_port, submissions_port = self.ports
         listeners = [
             # port 25: STARTTLS offered (opportunistic), no AUTH, no login needed
@@ -290,8 +507,9 @@ class MailServer:
             server = await loop.create_server(factory, self.host, port, ssl=implicit_tls, reuse_address=True)
             self.servers.append(server)
             self.addresses[name] = server.sockets[0].getsockname()
-        self.log.info("listening: %s; max message size %d bytes",
-                      ", ".join(f"{name} {addr[1]}" for name, addr in self.addresses.items()), self.max_size)
+        self.log.info("listening: %s; max message size %d bytes; at most %s connections, %s per address",
+                      ", ".join(f"{name} {addr[1]}" for name, addr in self.addresses.items()), self.max_size,
+                      self.limit.total or "any number of", self.limit.per_address or "any number")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting, then let messages already being stored finish (their 250 is owed)."""
@@ -309,7 +527,9 @@ async def serve(args: argparse.Namespace) -> None:
                         PasswdFile(args.passwd_file, args.domain),
                         tls_context(args.cert, args.key),
                         host=args.host, ports=(args.smtp_port, args.submission_port, args.submissions_port),
-                        max_size=args.max_size, domain=args.domain, hostname=args.hostname)
+                        max_size=args.max_size, domain=args.domain, hostname=args.hostname,
+                        max_clients=args.max_clients, max_per_address=args.max_per_address,
+                        store=args.store)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -337,6 +557,12 @@ def main(argv=None) -> int:
     p.add_argument("--key", default=TLS_KEY, help=f"TLS private key (default: {TLS_KEY})")
     p.add_argument("--max-size", type=int, default=MAX_SIZE, metavar="BYTES",
                    help=f"largest message accepted (default: {MAX_SIZE})")
+    p.add_argument("--max-clients", type=int, default=MAX_CLIENTS,
+                   help=f"connections at once, all ports together (default: {MAX_CLIENTS}; 0: no limit)")
+    p.add_argument("--max-per-address", type=int, default=MAX_PER_ADDRESS,
+                   help=f"connections at once from one address (default: {MAX_PER_ADDRESS}; 0: no limit)")
+    p.add_argument("--store", default=MAIL_STORE, metavar="DIR",
+                   help=f"the mail store, to answer 452 when its disk is full (default: {MAIL_STORE})")
     p.add_argument("--domain", default=DOMAIN, help=f"the domain mail is accepted for (default: {DOMAIN})")
     p.add_argument("--hostname", default=HOSTNAME, help=f"name in the greeting (default: {HOSTNAME})")
     p.add_argument("--verbose", action="store_true", help="log every SMTP command (aiosmtpd's own log)")

@@ -27,7 +27,7 @@ from pathlib import Path
 from socklab.cli import env
 from socklab.files import write_atomically
 from socklab.log import setup
-from socklab.serving import serve_until_stopped
+from socklab.serving import PerAddress, serve_until_stopped
 from socklab.services.news.protocol import NNTPHandler
 from socklab.services.news.seed import seed
 from socklab.services.news.spool import Spool
@@ -47,6 +47,8 @@ class NewsServer(socketserver.ThreadingTCPServer):
         readers are disconnected).
     :param post_timeout: seconds a reader has to send a whole article after ``POST``.
     :param max_clients: readers at once; one more gets ``400`` and is disconnected.
+    :param max_per_address: readers at once from one address (0: no limit); one more gets
+        ``400`` too, so that one client flooding the server cannot shut out the others.
     :param max_article: the largest article ``POST`` accepts, in octets.
     :param require_auth: if true, only a logged-in reader may read or post (``480``).
     :param tls_context: a server-side ``ssl.SSLContext``; readers may then use STARTTLS.
@@ -59,7 +61,8 @@ class NewsServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, address, spool: Spool, *, accounts: dict[str, str] | None = None,
                  path_host: str = "news.lab.test", idle_timeout: float = 180.0, post_timeout: float = 600.0,
-                 max_clients: int = 64, max_article: int = 1_000_000, require_auth: bool = False,
+                 max_clients: int = 64, max_per_address: int = 32, max_article: int = 1_000_000,
+                 require_auth: bool = False,
                  tls_context: ssl.SSLContext | None = None, handler=NNTPHandler) -> None:
         self.spool = spool
         self.accounts = dict(accounts or {})
@@ -71,29 +74,48 @@ class NewsServer(socketserver.ThreadingTCPServer):
         self.tls_context = tls_context
         self.log = setup("news-server")
         self._slots = threading.BoundedSemaphore(max_clients)
+        self.max_per_address = max_per_address
+        self._per_address = PerAddress(max_per_address)
         super().__init__(address, handler)
 
     def process_request(self, request, client_address) -> None:
-        """Start a thread for the reader, or turn it away when *max_clients* are connected."""
+        """Start a thread for the reader, or turn it away when *max_clients* are connected
+        (or *max_per_address* from its address)."""
+        if not self._admit(client_address):
+            self.log.info("%s turned away: too many readers from that address", client_address)
+            self._turn_away(request, b"400 Too many connections from your address, try again later\r\n")
+            return
         if not self._slots.acquire(blocking=False):
+            self._release(client_address)
             self.log.info("%s turned away: too many readers", client_address)
-            try:
-                request.sendall(b"400 Too many connections, try again later\r\n")
-            except OSError:
-                pass
-            self.shutdown_request(request)
+            self._turn_away(request, b"400 Too many connections, try again later\r\n")
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
             self._slots.release()
+            self._release(client_address)
             raise
+
+    def _turn_away(self, request, line: bytes) -> None:
+        try:
+            request.sendall(line)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def _admit(self, client_address) -> bool:
+        return self._per_address.take(client_address[0] if client_address else "")
+
+    def _release(self, client_address) -> None:
+        self._per_address.give_back(client_address[0] if client_address else "")
 
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+            self._release(client_address)
 
     def handle_error(self, request, client_address) -> None:
         # The default prints a traceback to stderr; one log line is what a reader of the log wants.
@@ -139,6 +161,8 @@ def main(argv=None) -> int:
     p.add_argument("--post-timeout", type=float, default=600.0, metavar="SECONDS",
                    help="time to send a whole article after POST (default: 600)")
     p.add_argument("--max-clients", type=int, default=64, help="readers at once (default: 64)")
+    p.add_argument("--max-per-address", type=int, default=32,
+                   help="readers at once from one address (default: 32; 0: no limit)")
     p.add_argument("--max-article", type=int, default=1_000_000, metavar="OCTETS",
                    help="largest article POST accepts (default: 1000000)")
     p.add_argument("--auth-required", action="store_true",
@@ -157,7 +181,7 @@ def main(argv=None) -> int:
     context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     with NewsServer((args.host, args.port), spool, accounts=accounts, path_host=args.path_host,
                     idle_timeout=args.idle_timeout, post_timeout=args.post_timeout,
-                    max_clients=args.max_clients,
+                    max_clients=args.max_clients, max_per_address=args.max_per_address,
                     max_article=args.max_article, require_auth=args.auth_required,
                     tls_context=context) as server:
         log.info("NNTP server on %s, spool %s, accounts: %s, STARTTLS: %s", server.server_address,

@@ -40,6 +40,7 @@ lock serialises the writers.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -329,6 +330,9 @@ class Spool:
             except OSError as exc:
                 for path in paths:                              # not acknowledged: undo
                     path.unlink(missing_ok=True)
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    log.warning("%s not stored: the spool's disk is full", msgid)
+                    raise SpoolError("the server's disk is full; nothing was stored, try again later") from exc
                 raise SpoolError(f"cannot store the article: {exc.strerror or exc}") from exc
             finally:
                 tmp.unlink(missing_ok=True)

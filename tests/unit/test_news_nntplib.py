@@ -403,13 +403,20 @@ def test_debug_output(news, capsys):
     assert "lab.test" not in out
 
 
-def test_many_readers_at_once(news):
+def test_many_readers_at_once(spool_dir):
+    """40 readers at once, all from 127.0.0.1: more than the default per-address limit (32,
+    tested in test_chaos_fixes.py), so this server allows them all."""
+    news = RunningServer(spool_dir, max_clients=64, max_per_address=64)
+
     def reader(i: int) -> None:
         with news.nntp() as s:
             assert s.group(CLP)[1] == len(CLP_SEED)
             assert s.body(1 + i % len(CLP_SEED))[1].lines == CLP_STORED[i % len(CLP_SEED)].body_lines()
 
-    assert failures(reader, [(i,) for i in range(40)], timeout=30) == []
+    try:
+        assert failures(reader, [(i,) for i in range(40)], timeout=30) == []
+    finally:
+        news.stop()
 
 
 def test_a_silent_client_is_dropped_and_others_are_served(spool_dir):

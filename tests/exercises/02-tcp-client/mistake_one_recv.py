@@ -1,0 +1,24 @@
+# fails: reply_in_pieces
+# passes: replies_printed, end_of_input, refused
+# One recv() taken for the whole reply: a reply in two pieces is printed cut.
+from socket import *
+
+tcpCliSock = socket(AF_INET, SOCK_STREAM)
+try:
+    tcpCliSock.connect(('tcp-server', 8888))
+except OSError as exc:
+    raise SystemExit('cannot connect: %s' % exc)
+
+while True:
+    try:
+        data = input('> ')
+    except EOFError:
+        break
+    if not data:
+        break
+    tcpCliSock.send(data.encode())
+    data = tcpCliSock.recv(1024)
+    if not data:
+        break
+    print(data.decode())
+tcpCliSock.close()

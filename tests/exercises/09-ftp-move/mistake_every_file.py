@@ -1,0 +1,57 @@
+# fails: leaves_others
+# passes: moves_matching, second_run, keeps_source_on_failure
+# Moves every file of the folder: the pattern is never applied.
+import fnmatch
+import ftplib
+import hashlib
+import io
+
+SOURCE = 'ftp'
+TARGET = 'ftp-backup'
+USER = 'student'
+PASSWD = 'password'
+SOURCE_DIR = 'exercise-outbox'
+TARGET_DIR = 'exercise-inbox'
+PATTERN = '*.dat'
+
+
+def connect(host, folder):
+    f = ftplib.FTP(host, timeout=10)
+    f.login(USER, PASSWD)
+    f.cwd(folder)
+    return f
+
+
+def move(src, dst, name):
+    """Copy one file (binary), check the copy, and only then delete the original."""
+    data = io.BytesIO()
+    src.retrbinary('RETR ' + name, data.write)
+    dst.storbinary('STOR ' + name, io.BytesIO(data.getvalue()))
+    if dst.size(name) != len(data.getvalue()):
+        raise ftplib.error_perm('550 size of the copy differs')
+    src.delete(name)
+    return hashlib.sha256(data.getvalue()).hexdigest()
+
+
+def main():
+    src = connect(SOURCE, SOURCE_DIR)
+    dst = connect(TARGET, TARGET_DIR)
+    dst.voidcmd('TYPE I')               # SIZE needs binary mode
+    names = src.nlst()
+    print('*** %d files match %s on %s' % (len(names), PATTERN, SOURCE))
+    moved = failed = 0
+    for name in sorted(names):
+        try:
+            digest = move(src, dst, name)
+            print('moved', name, digest[:16])
+            moved += 1
+        except ftplib.error_perm as e:
+            print('FAILED', name, '(kept at the source):', e)
+            failed += 1
+    print('*** moved %d, failed %d' % (moved, failed))
+    src.quit()
+    dst.quit()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,64 @@
+"""tools/install.py on a real fresh Debian: a throw-away container of the lab's base image.
+
+socklab/base:bookworm is Debian bookworm minbase with python3 and apt-get, and without make,
+mmdebstrap or python3-venv -- what a fresh machine lacks.  The container has no network, so
+nothing is installed there: only what is found missing and the command a user is told.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from topology import ROOT
+
+IMAGE = "socklab/base:bookworm"
+
+
+@pytest.fixture(scope="module")
+def fresh_debian():
+    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.fail("this test needs a Docker engine and `docker info` failed:\n" + probe.stderr.strip(),
+                    pytrace=False)
+    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
+        pytest.fail(f"this test needs the image {IMAGE}: build it with `make images`", pytrace=False)
+
+    def run(*args: str, user: str = "0:0") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", "--user", user,
+             "-v", f"{ROOT / 'tools' / 'install.py'}:/socklab/install.py:ro",
+             IMAGE, "python3", "/socklab/install.py", *args],
+            capture_output=True, text=True, timeout=120)
+
+    return run
+
+
+def reported(out: str, kind: str) -> list[str]:
+    prefix = f"socklab: {kind}: "
+    return [line[len(prefix):].split(" ", 1)[0] for line in out.splitlines() if line.startswith(prefix)]
+
+
+def test_check_finds_what_make_lab_and_make_test_lack(fresh_debian):
+    res = fresh_debian("--check", "lab", "test")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert sorted(reported(res.stdout, "missing")) == ["mmdebstrap", "python3-venv"]
+    assert reported(res.stdout, "present") == []
+    assert res.stdout.splitlines()[-1] == ("socklab: to install what is missing, run: "
+                                           "apt-get install -y mmdebstrap python3-venv")
+
+
+def test_check_everything_also_finds_make_missing(fresh_debian):
+    res = fresh_debian("--check")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert sorted(reported(res.stdout, "missing")) == ["make", "mmdebstrap", "python3-venv"]
+
+
+def test_not_root_is_told_the_exact_command(fresh_debian):
+    res = fresh_debian("lab", "test", user="1000:1000")
+    assert res.returncode == 1
+    assert res.stdout == ""
+    [line] = res.stderr.splitlines()
+    assert line.startswith("socklab: make lab and make test needs mmdebstrap python3-venv (")
+    assert "run: su -c 'apt-get install -y mmdebstrap python3-venv'" in line     # no sudo in the image

@@ -1,0 +1,281 @@
+"""tools/install.py: what a fresh machine lacks is found, installed as root with apt-get, else named.
+
+No Docker and no real apt-get: PATH holds only a temporary folder of shims -- a fake
+``apt-get`` that records its command line and "installs" by creating the missing program
+(or, for python3-venv, the file the fake Python's venv probe looks for).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from topology import load_tools_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_install():
+    key = "socklab_tools_install"            # the name tools/lab.py loads it under, so both share it
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "tools" / "install.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+install = _load_install()
+EVERYTHING = ["make", "python3-venv", "mmdebstrap"]
+APT_INSTALL = ["install", "-y", "-qq", "--no-install-recommends"]
+
+
+class Machine:
+    """A fresh machine in a temporary folder: PATH is bin/ only, and bin/ starts empty."""
+
+    def __init__(self, tmp: Path):
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        self.log = tmp / "apt-get.log"
+        self.venv_marker = tmp / "python3-venv-installed"
+        # the interpreter whose `import venv, ensurepip` is probed: works once python3-venv is "installed"
+        self.python = str(tmp / "python3")
+        self._script(Path(self.python), f'#!/bin/sh\ntest -e "{self.venv_marker}"\n')
+
+    def _script(self, path: Path, text: str) -> None:
+        path.write_text(text)
+        path.chmod(0o755)
+
+    def put(self, *names: str) -> None:
+        """Programs that are there (python3-venv: the fake Python's venv works)."""
+        for name in names:
+            if name == "python3-venv":
+                self.venv_marker.touch()
+            else:
+                self._script(self.bin / name, "#!/bin/sh\nexit 0\n")
+
+    def apt(self, fail_install: int = 0) -> None:
+        """A fake apt-get: records argv and DEBIAN_FRONTEND; `install` creates each package's program."""
+        self._script(self.bin / "apt-get", f"""#!{sys.executable}
+import json, os, sys
+from pathlib import Path
+with open({str(self.log)!r}, "a") as log:
+    log.write(json.dumps({{"argv": sys.argv[1:], "frontend": os.environ.get("DEBIAN_FRONTEND")}}) + "\\n")
+if sys.argv[1] == "install":
+    if {fail_install}:
+        print("E: Unable to locate package", file=sys.stderr)
+        sys.exit({fail_install})
+    for pkg in (a for a in sys.argv[2:] if not a.startswith("-")):
+        if pkg == "python3-venv":
+            Path({str(self.venv_marker)!r}).touch()
+        else:
+            p = Path({str(self.bin)!r}) / pkg
+            p.write_text("#!/bin/sh\\nexit 0\\n")
+            p.chmod(0o755)
+""")
+
+    def calls(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@pytest.fixture
+def machine(tmp_path, monkeypatch):
+    m = Machine(tmp_path)
+    monkeypatch.setenv("PATH", str(m.bin))
+    return m
+
+
+ROOT_UID = lambda: 0           # noqa: E731
+USER_UID = lambda: 1000        # noqa: E731
+
+
+def one_line(text: str) -> str:
+    assert "\n" not in text.strip(), text
+    return text.strip()
+
+
+# --------------------------------------------------------------------------- detection
+
+def test_detects_each_missing_piece(machine):
+    assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == EVERYTHING
+    machine.put("make")
+    assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == ["python3-venv", "mmdebstrap"]
+    machine.put("python3-venv", "mmdebstrap")
+    assert install.missing(EVERYTHING, python=machine.python) == []
+
+
+def test_the_one_list_says_how_what_why_and_for_whom():
+    assert [n.package for n in install.NEEDS] == EVERYTHING
+    for need in install.NEEDS:
+        assert need.what and need.why and need.needed_by
+        assert bool(need.executable) != bool(need.modules)     # detected one way or the other
+    assert install.TARGETS["lab"][1] == ["mmdebstrap"]
+    assert install.TARGETS["test"][1] == ["python3-venv"]
+    assert sorted(install.TARGETS["ci"][1]) == sorted(EVERYTHING)
+
+
+# --------------------------------------------------------------------------- (a) root with apt-get
+
+def test_root_with_apt_installs_exactly_what_is_missing(machine, capsys):
+    machine.apt()
+    machine.put("make")
+    installed = install.ensure(EVERYTHING, command=".ci/run", python=machine.python, geteuid=ROOT_UID)
+    assert installed == ["python3-venv", "mmdebstrap"]
+    assert machine.calls() == [
+        {"argv": ["update", "-qq"], "frontend": "noninteractive"},
+        {"argv": [*APT_INSTALL, "python3-venv", "mmdebstrap"], "frontend": "noninteractive"},
+    ]
+    said = one_line(capsys.readouterr().out)
+    assert said.startswith("socklab: installing python3-venv mmdebstrap for .ci/run: ")
+    assert "python -m venv" in said.replace("python3", "python") and "mmdebstrap" in said
+    assert install.missing(EVERYTHING, python=machine.python) == []
+
+
+def test_root_with_apt_cli_installs_what_make_test_needs(machine, capsys, monkeypatch):
+    machine.apt()
+    monkeypatch.setattr(os, "geteuid", ROOT_UID)
+    assert install.main(["test", "--python", machine.python]) == 0
+    assert [c["argv"] for c in machine.calls()] == [["update", "-qq"], [*APT_INSTALL, "python3-venv"]]
+    out = capsys.readouterr()
+    assert one_line(out.out) == ("socklab: installing python3-venv for make test: make test creates its "
+                                 "virtual environment (.venv) with `python3 -m venv`")
+    assert out.err == ""
+
+
+def test_a_failing_apt_get_is_reported_in_one_line(machine):
+    machine.apt(fail_install=100)
+    with pytest.raises(install.NotInstalled) as exc:
+        install.ensure(["mmdebstrap"], command="make lab", python=machine.python, geteuid=ROOT_UID)
+    msg = one_line(str(exc.value))
+    assert "`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap` " \
+           "failed with exit status 100" in msg
+
+
+# --------------------------------------------------------------------------- (b) not root
+
+def test_not_root_prints_the_exact_command_and_exits_1(machine, capsys, monkeypatch):
+    machine.apt()
+    monkeypatch.setattr(os, "geteuid", USER_UID)
+    assert install.main(["lab", "test", "--python", machine.python]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    err = one_line(out.err)
+    assert err.startswith("socklab: make lab and make test needs mmdebstrap python3-venv (")
+    assert "run: su -c 'apt-get install -y mmdebstrap python3-venv'" in err
+    assert machine.calls() == []                  # nothing was run
+
+
+def test_not_root_with_sudo_names_sudo(machine):
+    machine.apt()
+    machine.put("sudo")
+    with pytest.raises(install.NotInstalled) as exc:
+        install.ensure(["mmdebstrap"], command="make lab", python=machine.python, geteuid=USER_UID)
+    assert one_line(str(exc.value)) == (
+        "make lab needs mmdebstrap (where no container registry answers, the base image is built from "
+        "Debian's packages with mmdebstrap), which is not installed; run: sudo apt-get install -y mmdebstrap   "
+        "then run `make lab` again")
+    assert machine.calls() == []
+
+
+# --------------------------------------------------------------------------- (c) everything there
+
+def test_everything_present_runs_nothing(machine, capsys, monkeypatch):
+    machine.apt()
+    machine.put(*EVERYTHING)
+    assert install.ensure(EVERYTHING, python=machine.python, geteuid=ROOT_UID) == []
+    monkeypatch.setattr(os, "geteuid", ROOT_UID)
+    assert install.main(["ci", "--python", machine.python]) == 0
+    assert capsys.readouterr().out == ""
+    assert machine.calls() == []
+    assert install.main(["--check", "--python", machine.python]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["socklab: present: make (GNU make)",
+                     "socklab: present: python3-venv (Python's venv module with ensurepip)",
+                     "socklab: present: mmdebstrap (the mmdebstrap command)"]
+    assert machine.calls() == []
+
+
+# --------------------------------------------------------------------------- (d) no apt-get
+
+def test_no_apt_get_names_what_to_install(machine, capsys, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", ROOT_UID)
+    assert install.main(["lab", "--python", machine.python]) == 1
+    err = one_line(capsys.readouterr().err)
+    assert err == ("socklab: make lab needs the mmdebstrap command (where no container registry answers, the "
+                   "base image is built from Debian's packages with mmdebstrap), and this system has no apt-get "
+                   "to install it: install the mmdebstrap command with its package manager (Debian's package: "
+                   "mmdebstrap), then run `make lab` again")
+
+
+def test_check_reports_missing_and_the_command(machine, capsys, monkeypatch):
+    machine.apt()
+    machine.put("make")
+    monkeypatch.setattr(os, "geteuid", USER_UID)
+    assert install.main(["--check", "--python", machine.python]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "socklab: present: make (GNU make)"
+    assert lines[1].startswith("socklab: missing: python3-venv (Python's venv module with ensurepip), "
+                               "which make test needs: ")
+    assert lines[2].startswith("socklab: missing: mmdebstrap (the mmdebstrap command), which make lab needs: ")
+    assert lines[3] == "socklab: to install what is missing, run: su -c 'apt-get install -y python3-venv mmdebstrap'"
+    assert len(lines) == 4
+    assert machine.calls() == []
+
+
+# --------------------------------------------------------------------------- through tools/lab.py
+
+@pytest.fixture
+def lab(monkeypatch):
+    tools = load_tools_lab()                      # by file path, as tests/topology.py does
+    monkeypatch.setattr(tools, "image_label", lambda image, label: None)   # no base image yet
+    return tools
+
+
+def test_lab_installs_mmdebstrap_only_when_no_registry(machine, lab, monkeypatch):
+    machine.apt()
+    built = []
+    monkeypatch.setattr(lab, "docker_build", built.append)
+    monkeypatch.setenv("SOCKLAB_BASE_FROM", "registry")
+    monkeypatch.setattr(os, "geteuid", ROOT_UID)
+    lab.build_base()
+    assert built and machine.calls() == []        # a registry answers: nothing installed
+
+
+def test_lab_without_mmdebstrap_not_root_says_what_to_run(machine, lab, monkeypatch):
+    machine.apt()
+    monkeypatch.setenv("SOCKLAB_BASE_FROM", "mmdebstrap")
+    monkeypatch.setattr(os, "geteuid", USER_UID)
+    with pytest.raises(lab.LabError) as exc:
+        lab.build_base()
+    assert one_line(str(exc.value)).startswith("make lab needs mmdebstrap (no registry answers, so the base image "
+                                               "is built from Debian's packages with it), which is not installed; "
+                                               "run: su -c 'apt-get install -y mmdebstrap'")
+    assert machine.calls() == []
+
+
+def test_lab_as_root_installs_mmdebstrap_then_builds(machine, lab, monkeypatch, capsys):
+    machine.apt()
+    monkeypatch.setenv("SOCKLAB_BASE_FROM", "mmdebstrap")
+    monkeypatch.setattr(os, "geteuid", ROOT_UID)
+
+    class Stop(Exception):
+        pass
+
+    def say(msg):
+        assert msg.startswith("no registry: building ")
+        raise Stop                                # installed, and mmdebstrap runs next: enough
+
+    monkeypatch.setattr(lab, "say", say)
+    with pytest.raises(Stop):
+        lab.build_base()
+    assert [c["argv"] for c in machine.calls()] == [["update", "-qq"], [*APT_INSTALL, "mmdebstrap"]]
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "socklab: installing mmdebstrap for make lab: no registry answers, so the base image is built "
+        "from Debian's packages with it")

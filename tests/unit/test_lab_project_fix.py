@@ -1,0 +1,53 @@
+"""The default lab's Compose project carries its checkout: two clones never share a lab."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from topology import ROOT, load_tools_lab
+
+tools = load_tools_lab()
+
+
+def default_project_of(checkout: Path) -> str:
+    out = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import lab; "
+                          "print(lab.project_name(lab.DEFAULT_LAB))", str(checkout / "tools")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_two_checkouts_get_two_default_projects(tmp_path):
+    for name in ("a", "b"):
+        copy = tmp_path / name / "socklab-checkout"
+        shutil.copytree(ROOT / "tools", copy / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / "socklab", copy / "socklab", ignore=shutil.ignore_patterns("__pycache__"))
+    a, b = (default_project_of(tmp_path / n / "socklab-checkout") for n in ("a", "b"))
+    assert a != b
+    for name, project in (("a", a), ("b", b)):
+        path = str(tmp_path / name / "socklab-checkout")
+        assert project == "socklab-" + hashlib.sha256(path.encode()).hexdigest()[:6]
+
+
+def test_named_labs_keep_their_names():
+    assert tools.project_name("alice") == "socklab-alice"
+    assert tools.CHECKOUT_PROJECT == "socklab-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
+
+
+def test_a_default_lab_started_under_the_old_name_is_still_found(monkeypatch):
+    seen = {}
+
+    def fake_run(cmd, **kw):
+        seen["cmd"] = cmd
+        return subprocess.CompletedProcess(cmd, 0, stdout=f"{ROOT}\n", stderr="")
+
+    monkeypatch.setattr(tools, "_default_project", [])
+    monkeypatch.setattr(tools.subprocess, "run", fake_run)
+    assert tools.project_name(tools.DEFAULT_LAB) == "socklab"
+    assert "label=com.docker.compose.project=socklab" in seen["cmd"]
+    monkeypatch.setattr(tools, "_default_project", [])
+    monkeypatch.setattr(tools.subprocess, "run",
+                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, stdout="/elsewhere\n", stderr=""))
+    assert tools.project_name(tools.DEFAULT_LAB) == tools.CHECKOUT_PROJECT
