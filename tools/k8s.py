@@ -698,8 +698,9 @@ def student_manifests(student: Student, hosts: list[Host], accounts: Accounts, t
             entry = h.name == ENTRY_HOST
             if entry or f"{h.name}.key" in tls:
                 items = ["ca.crt"] if entry else ["ca.crt", f"{h.name}.crt", f"{h.name}.key"]
+                # optional: false is Kubernetes' default, said aloud: podman 4.3's kube play needs it
                 volumes.append({"name": f"tls-{h.name}", "secret": {
-                    "secretName": "lab-tls", "defaultMode": 0o440,
+                    "secretName": "lab-tls", "defaultMode": 0o440, "optional": False,
                     "items": [{"key": k, "path": k} for k in items]}})
         sysctls: dict[str, str] = {}
         for h in members:
