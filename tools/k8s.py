@@ -864,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="socklab: %(message)s")
     parser = argparse.ArgumentParser(prog="tools/k8s.py", description=_(
         "Write Kubernetes manifests for a class: one namespace per student, the lab of compose.yaml in each."))
-    parser.add_argument("roster", help=_("the class roster (CSV: student id, name, optional SSH public key)"))
+    parser.add_argument("roster", nargs="?", help=_("the class roster (CSV: student id, name, optional SSH public key)"))
     parser.add_argument("--out", type=Path, default=OUT, help=_("where to write (default: k8s/out)"))
     parser.add_argument("--stdout", action="store_true",
                         help=_("print every manifest instead, for `kubectl apply -f -`"))
@@ -874,6 +874,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ssh-from", default="", help=_("only this CIDR may connect over SSH (default: anyone)"))
     parser.add_argument("--storage-class", help=_("the storage class of the volumes (default: the cluster's)"))
     args = parser.parse_args(argv)
+    if not args.roster:
+        print("socklab: " + _("name the class roster: make k8s ROSTER=class.csv (columns: student id, name, "
+                              "optional SSH public key)"), file=sys.stderr)
+        return 2
     try:
         students = read_roster(args.roster)
         opts = Options(image=args.image, ssh_service=args.ssh_service, ssh_from=args.ssh_from,

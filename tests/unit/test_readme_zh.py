@@ -58,7 +58,7 @@ def words(path: Path) -> set[str]:
 
 
 def make_targets() -> set[str]:
-    return set(re.findall(r"^([a-z][a-z-]*):", text(ROOT / "Makefile"), re.M))
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", text(ROOT / "Makefile"), re.M))
 
 
 def named_in_readme(names: set[str]) -> set[str]:
