@@ -195,6 +195,8 @@ def podlab(tmp_path_factory):
         subprocess.run(["podman", "load", "-q"], stdin=save.stdout, check=True, capture_output=True, timeout=600)
         save.stdout.close()
         assert save.wait() == 0
+        if have:                    # the image this tag named before, now nameless: of no use
+            subprocess.run(["podman", "rmi", have], capture_output=True)
     work = tmp_path_factory.mktemp("k8s-podman")
     student = k8s.Student("pat", "Pat Podman")
     manifests = k8s.generate([student], k8s.load_compose(env={}), users=k8s.image_users(), pki=k8s.PKI,
@@ -219,11 +221,13 @@ def test_timestamp_round_trips_over_tcp_udp_and_the_unix_socket(podlab):
 def test_ftp_listing_with_the_generated_password(podlab):
     # ftp-client -u takes the password from FTP_PASSWORD: the Secret's, not compose.yaml's
     assert podlab.accounts["FTP_PASSWORD"] != "password"
-    result = podlab.client("ftp-client", "-u", podlab.accounts["FTP_USER"], "ls")
+    result = podlab.client("ftp-client", "-u", podlab.accounts["FTP_USER"], "ls")     # passive, the default
     assert result.returncode == 0, result
     assert "outbox" in result.stdout, result
-    passive = podlab.client("ftp-client", "--passive", "ls", "/pub")
-    assert passive.returncode == 0 and passive.stdout.strip(), passive
+    active = podlab.client("ftp-client", "--active", "ls", "/pub")      # the server connects back from port 20
+    assert active.returncode == 0 and active.stdout.strip(), active
+    refused = podlab.client("ftp-client", "-u", podlab.accounts["FTP_USER"], "-p", "password", "ls")
+    assert refused.returncode != 0 and "530" in refused.stdout + refused.stderr, refused
 
 
 def test_mail_sent_and_read_over_imap(podlab):
