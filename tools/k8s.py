@@ -530,7 +530,8 @@ class Accounts:
         """The passwords kept at *path*, with a new one for each that is not there yet.
 
         *lab_env* is what compose.yaml's hosts are given (FTP_USER, MAIL_ACCOUNTS, ...): the
-        same user names, each with a password of its own instead of compose.yaml's.  With an
+        same user names, each with a password of its own instead of compose.yaml's -- for
+        every variable named ``*PASSWORD`` and every account of ``MAIL_ACCOUNTS``.  With an
         SSH key in the roster the student logs in with it; without one, with STUDENT_PASSWORD.
         """
         kept = {}
@@ -544,14 +545,18 @@ class Accounts:
         def password(key: str) -> str:
             return kept.get(key) or secrets.token_urlsafe(12)
 
-        values = {"FTP_USER": lab_env.get("FTP_USER", "student"), "FTP_PASSWORD": password("FTP_PASSWORD"),
-                  "NEWS_USER": lab_env.get("NEWS_USER", "student"), "NEWS_PASSWORD": password("NEWS_PASSWORD")}
+        values = {}
+        for name, value in sorted(lab_env.items()):
+            if name.endswith("PASSWORD"):       # every password a host is given: the student's own
+                values[name] = password(name)
+            elif name.endswith("_USER"):        # and who logs in with it, beside it
+                values[name] = value
         if student.ssh_key:
             values["SSH_AUTHORIZED_KEYS"] = student.ssh_key + "\n"
         else:
             values["STUDENT_PASSWORD"] = password("STUDENT_PASSWORD")
         mail = []
-        for entry in lab_env.get("MAIL_ACCOUNTS", "").split():
+        for entry in lab_env.get("MAIL_ACCOUNTS", "").replace(",", " ").split():
             user = entry.split(":", 1)[0]
             mail.append(f"{user}:{password('MAIL_PASSWORD_' + user)}")
             values["MAIL_PASSWORD_" + user] = mail[-1].split(":", 1)[1]
@@ -747,6 +752,8 @@ def student_manifests(student: Student, hosts: list[Host], accounts: Accounts, t
         })
         for h in members:
             ports = list(dict.fromkeys(h.ports + h.probe_ports))
+            # headless: the name is the pod's address, not a virtual one; and, as on the Compose
+            # network, the name resolves before the host is healthy (clients retry, as there)
             service = {"clusterIP": "None", "selector": {"socklab/host": lead},
                        "publishNotReadyAddresses": True}
             if ports:
@@ -796,11 +803,12 @@ def network_policies(student: Student, ssh_port: int, opts: Options) -> list[dic
 
 
 def ssh_port_of(hosts: list[Host]) -> int:
-    """The client's sshd port: the first TCP port compose.yaml gives the client, else 2222."""
+    """The client's sshd port: the first TCP port compose.yaml gives the client (ports,
+    expose, or what its healthcheck probes), else 2222."""
     entry = next((h for h in hosts if h.name == ENTRY_HOST), None)
     if entry is None:
         raise K8sError(_("compose.yaml has no host {host} for students to enter").format(host=ENTRY_HOST))
-    tcp = [p for p, proto in entry.ports if proto == "TCP"]
+    tcp = [p for p, proto in entry.ports + entry.probe_ports if proto == "TCP"]
     return tcp[0] if tcp else DEFAULT_SSH_PORT
 
 

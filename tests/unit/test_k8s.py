@@ -293,9 +293,14 @@ def test_a_load_balancer_for_one_network(pki, tmp_path):
         kubernetes_validate.validate(o, KUBERNETES, strict=True)
 
 
-def test_the_ssh_port_is_the_client_port_compose_yaml_gives(pki, tmp_path):
+@pytest.mark.parametrize("key, value", [
+    ("ports", ["127.0.0.1:20022:2200/tcp"]),
+    ("expose", ["2200"]),
+    ("healthcheck", {"test": ["CMD", "lab-probe", "tcp", "2200"], "interval": "2s"}),
+])
+def test_the_ssh_port_is_the_client_port_compose_yaml_gives(pki, tmp_path, key, value):
     compose = copy.deepcopy(COMPOSE)
-    compose["services"]["client"]["ports"] = ["127.0.0.1:20022:2200/tcp"]
+    compose["services"]["client"][key] = value
     objects = generate(pki, tmp_path, compose)["alice"]
     assert kinds(objects, "Service")["client-ssh"]["spec"]["ports"][0]["port"] == 2200
     assert kinds(objects, "NetworkPolicy")["ssh-in"]["spec"]["ingress"][0]["ports"][0]["port"] == 2200
@@ -319,6 +324,17 @@ def test_passwords_are_per_student_kept_and_never_compose_defaults(pki, tmp_path
     assert "STUDENT_PASSWORD" not in kinds(first["bob_li"], "Secret")["accounts"]["data"]
     fresh = generate(pki, tmp_path / "elsewhere")
     assert secret(fresh["alice"], "accounts", "FTP_PASSWORD") != secret(first["alice"], "accounts", "FTP_PASSWORD")
+
+
+def test_any_password_compose_yaml_gives_becomes_the_students_own(pki, tmp_path):
+    compose = copy.deepcopy(COMPOSE)
+    compose["services"]["client"]["environment"]["SSH_PASSWORD"] = "password"
+    compose["services"]["news"]["environment"]["NEWS_USER"] = "reader"
+    objects = generate(pki, tmp_path, compose)["alice"]
+    assert secret(objects, "accounts", "SSH_PASSWORD") not in ("", "password")
+    assert secret(objects, "accounts", "NEWS_USER") == "reader"
+    env = {v["name"]: v for v in containers(objects)["client"][0]["env"]}
+    assert env["SSH_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "accounts", "key": "SSH_PASSWORD"}
 
 
 def test_passwords_reach_the_hosts_from_the_secret(manifests):
