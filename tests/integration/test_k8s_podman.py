@@ -7,6 +7,9 @@ in one pod, a podman volume for each PersistentVolumeClaim), and the Secrets (ac
 the environment, TLS files) -- on a podman network, and the chapter's clients in the client
 container reach the servers by their lab names.
 
+The pods are named after the lab's hosts, so one run at a time per machine: a run first
+removes what an earlier one, killed before its clean-up, left behind.
+
 What podman does not do, and so what this test does not cover (tests/unit/test_k8s.py
 checks those in the manifests, against the API schemas of a pinned Kubernetes version):
 Deployments (each pod template is played as a Pod named after its host, since podman's
@@ -102,8 +105,21 @@ class PodmanLab:
                                  f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
         return result
 
+    def sweep(self) -> None:
+        """What a run killed before its clean-up left: pods of these names, and the
+        volumes, secrets and networks of this test's other runs (named k8s<8 hex digits>)."""
+        self._remove_pods()
+        left = re.compile(r"k8s[0-9a-f]{8}-")
+        for kind in ("volume", "secret"):
+            listed = self.podman(kind, "ls", "--format", "{{.Name}}", check=False).stdout.split()
+            for name in [n for n in listed if left.match(n) and not n.startswith(self.run_id)]:
+                self.podman(kind, "rm", *(["--force"] if kind == "volume" else []), name, check=False)
+        for name in self.podman("network", "ls", "--format", "{{.Name}}", check=False).stdout.split():
+            if re.fullmatch(r"socklab-k8s[0-9a-f]{8}", name) and name != self.network:
+                self.podman("network", "rm", "--force", name, check=False)
+
     def up(self) -> None:
-        self._remove_pods()             # a run killed before its clean-up may have left these names
+        self.sweep()
         self.podman("network", "create", self.network)
         # podman 4.3 stores a played Secret as YAML, then reads a secretKeyRef's secret as a JSON
         # map of its data and a secret volume's as a Secret object: each goes in as it is used
@@ -163,8 +179,9 @@ class PodmanLab:
         return self.podman("exec", "-i", self.container("client", "client"), *argv, check=False, input=input)
 
     def _remove_pods(self) -> None:
-        for pod in self.pods:
-            self.podman("pod", "rm", "--force", "--ignore", pod, check=False)
+        # all at once (podman stops them in parallel), and everything goes, volumes included:
+        # no need to wait out the mail host's grace period
+        self.podman("pod", "rm", "--force", "--ignore", "--time", "2", *self.pods, check=False)
 
     def close(self) -> None:
         """Pods, then volumes, secrets and the network: each step runs even if one before failed."""
