@@ -325,8 +325,10 @@ def _sysctls(host: Host, value, ctx: Context) -> None:
 
 
 def _labels(host: Host, value, ctx: Context) -> None:
-    # free text (what the host is, its accounts) fits annotations, not labels
-    host.annotations.update({k.replace("socklab.", "socklab/", 1): str(v) for k, v in value.items()})
+    # free text (what the host is) fits annotations, not labels.  socklab.accounts is left out:
+    # it names compose.yaml's passwords, and here each student has their own (the accounts Secret)
+    host.annotations.update({k.replace("socklab.", "socklab/", 1): str(v) for k, v in value.items()
+                             if k != "socklab.accounts"})
 
 
 def _restart(host: Host, value, ctx: Context) -> None:
@@ -427,7 +429,7 @@ SERVICE_KEYS: dict[str, Callable[[Host, object, Context], None]] = {
     "security_opt": _security_opt,            # no-new-privileges -> allowPrivilegeEscalation: false
     "read_only": _read_only,                  # readOnlyRootFilesystem
     "sysctls": _sysctls,                      # the pod's securityContext.sysctls
-    "labels": _labels,                        # annotations socklab/about, socklab/accounts
+    "labels": _labels,                        # annotations (socklab/about)
     "restart": _restart,                      # a Deployment: restartPolicy Always
     "networks": _networks,                    # the namespace is the one network
     "stop_grace_period": _stop_grace_period,  # terminationGracePeriodSeconds
@@ -820,6 +822,9 @@ def generate(students: list[Student], compose: dict, *, users: dict[str, tuple[i
     ssh_port = ssh_port_of(hosts)
     seen: dict[str, str] = {}
     for s in students:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace_of(s)):
+            raise K8sError(_("student id {id!r} cannot name a Kubernetes namespace: it must end with a "
+                             "letter or digit").format(id=s.id))
         if namespace_of(s) in seen:
             raise K8sError(_("students {a} and {b} would share namespace {ns}").format(
                 a=seen[namespace_of(s)], b=s.id, ns=namespace_of(s)))

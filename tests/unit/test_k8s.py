@@ -124,6 +124,14 @@ def test_a_namespace_per_student_and_everything_in_it(manifests):
 def test_ids_that_meet_in_one_namespace_are_refused(pki, tmp_path):
     with pytest.raises(k8s.K8sError, match="bob_li and bob-li would share namespace socklab-bob-li"):
         generate(pki, tmp_path, students=[BOB, Student("bob-li", "Another Bob")])
+    with pytest.raises(k8s.K8sError, match="student id 'carol_' cannot name a Kubernetes namespace"):
+        generate(pki, tmp_path, students=[Student("carol_", "Carol")])
+
+
+def test_annotations_say_what_a_host_is_but_not_compose_passwords(manifests):
+    ftp = kinds(manifests["alice"], "Deployment")["ftp"]["metadata"]["annotations"]
+    assert ftp["socklab/about"].startswith("FTP server")
+    assert not any("password" in value for value in ftp.values())
 
 
 # --------------------------------------------------------------------------- least privilege, host by host
