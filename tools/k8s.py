@@ -697,8 +697,13 @@ def student_manifests(student: Student, hosts: list[Host], accounts: Accounts, t
         volumes, pod_volumes = [], {}
         for v in dict.fromkeys(m[0] for h in members for m in h.mounts):
             pod_volumes[v] = v
+            claim = {"claimName": v}
+            if all(ro for h in members for name, _path, ro in h.mounts if name == v):
+                # read-only for the whole pod: the kubelet then leaves its files' group alone
+                # (fsGroup would make the student's workspace socklab's in student-server)
+                claim["readOnly"] = True
             volumes.append({"name": v, "emptyDir": {}} if v in shared
-                           else {"name": v, "persistentVolumeClaim": {"claimName": v}})
+                           else {"name": v, "persistentVolumeClaim": claim})
         for h in members:
             volumes += [{"name": f"tmp-{h.name}-{i}", "emptyDir": {"medium": "Memory", "sizeLimit": TMPFS_SIZE}}
                         for i in range(len(h.tmpfs))]
@@ -709,6 +714,8 @@ def student_manifests(student: Student, hosts: list[Host], accounts: Accounts, t
                 volumes.append({"name": f"tls-{h.name}", "secret": {
                     "secretName": "lab-tls", "defaultMode": 0o440, "optional": False,
                     "items": [{"key": k, "path": k} for k in items]}})
+        # a pod has one network namespace: its hosts' sysctls hold for all of them (the client
+        # thus gets ip_unprivileged_port_start=0 beside unix-server, as Docker gives every container)
         sysctls: dict[str, str] = {}
         for h in members:
             for k, v in h.sysctls.items():
@@ -718,7 +725,10 @@ def student_manifests(student: Student, hosts: list[Host], accounts: Accounts, t
                 sysctls[k] = v
         head = members[0]
         secret_keys = set(accounts.values)
-        pod_security = {"runAsNonRoot": True, "fsGroup": head.user[1], "seccompProfile": {"type": "RuntimeDefault"}}
+        # fsGroup: the volumes belong to the group of the pod's first host, as a fresh Docker
+        # volume takes the owner of the image's folder; the kubelet sets it when the top differs
+        pod_security = {"runAsNonRoot": True, "fsGroup": head.user[1], "fsGroupChangePolicy": "OnRootMismatch",
+                        "seccompProfile": {"type": "RuntimeDefault"}}
         if sysctls:
             pod_security["sysctls"] = [{"name": k, "value": v} for k, v in sorted(sysctls.items())]
         spec = {

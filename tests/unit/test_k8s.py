@@ -251,6 +251,13 @@ def test_named_volumes_are_claims_and_the_workspace_is_shared_on_one_node(manife
                     "topologyKey": "kubernetes.io/hostname"}
     [mount] = [m for m in student_server["containers"][0]["volumeMounts"] if m["name"] == "workspace"]
     assert mount == {"name": "workspace", "mountPath": "/home/student/workspace", "readOnly": True}
+    # read-only as a volume too, so fsGroup 1001 never regroups the student's files
+    assert {"name": "workspace", "persistentVolumeClaim": {"claimName": "workspace", "readOnly": True}} \
+        in student_server["volumes"]
+    assert student_server["securityContext"]["fsGroup"] == 1001
+    client = kinds(manifests["alice"], "Deployment")["client"]["spec"]["template"]["spec"]
+    assert {"name": "workspace", "persistentVolumeClaim": {"claimName": "workspace"}} in client["volumes"]
+    assert client["securityContext"]["fsGroup"] == 1000
 
 
 def test_each_server_sees_only_its_own_key(manifests):
