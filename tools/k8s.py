@@ -365,6 +365,16 @@ def _cpus_key(host: Host, value, ctx: Context) -> None:
     host.resources["limits"]["cpu"] = _cpus(value, f"host {host.name}: cpus")
 
 
+def _cpu_shares(host: Host, value, ctx: Context) -> None:
+    # Docker's weight, 1024 for one CPU's share: the same weight Kubernetes derives from a request
+    host.resources["requests"]["cpu"] = _cpus(int(value) / 1024, f"host {host.name}: cpu_shares")
+
+
+def _memswap_limit(host: Host, value, ctx: Context) -> None:
+    """Nothing to write: a pod does not swap unless the node allows it (NodeSwap), and then only
+    as much as its memory request allows."""
+
+
 def _expose(host: Host, value, ctx: Context) -> None:
     for spec in value:
         host.ports += parse_port(spec, f"host {host.name}")
@@ -437,6 +447,8 @@ SERVICE_KEYS: dict[str, Callable[[Host, object, Context], None]] = {
     "mem_limit": _mem_limit,                  # resources.limits.memory
     "mem_reservation": _mem_reservation,      # resources.requests.memory
     "cpus": _cpus_key,                        # resources.limits.cpu
+    "cpu_shares": _cpu_shares,                # resources.requests.cpu (1024 = one CPU)
+    "memswap_limit": _memswap_limit,          # nothing: pods do not swap by default
     "healthcheck": _healthcheck,              # readiness, liveness (and startup) probes
     "depends_on": _depends_on,                # nothing: no start order in Kubernetes
 }

@@ -408,6 +408,7 @@ def test_keys_compose_yaml_may_grow_are_understood(pki, tmp_path):
                   healthcheck={"test": ["CMD-SHELL", "lab-probe tcp 2222"], "interval": "30s", "timeout": "3s",
                                "retries": 3, "start_period": "10s", "start_interval": "500ms"})
     compose["services"]["tcp-server"]["healthcheck"]["interval"] = "60s"
+    compose["services"]["student-server"].update(cpu_shares=256, memswap_limit="256m")
     objects = generate(pki, tmp_path, compose)["alice"]
     c, pod = containers(objects)["client"]
     assert c["resources"]["limits"] == {"cpu": "1500m", "memory": "1Gi"}
@@ -418,6 +419,7 @@ def test_keys_compose_yaml_may_grow_are_understood(pki, tmp_path):
     assert pod["terminationGracePeriodSeconds"] == 90
     assert {(p["containerPort"], p["protocol"]) for p in c["ports"]} == {(2222, "TCP"), (9999, "TCP")}
     assert containers(objects)["tcp-server"][0]["readinessProbe"]["periodSeconds"] == 60
+    assert containers(objects)["student-server"][0]["resources"]["requests"]["cpu"] == "250m"     # 256/1024 CPU
     for o in objects:
         kubernetes_validate.validate(o, KUBERNETES, strict=True)
 
