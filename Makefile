@@ -7,7 +7,7 @@ VENV := .venv
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_BUILDKIT := 0
 
-.PHONY: help lab down clean logs shell map check images test unit integration bench chaos venv impair heal capture ladder
+.PHONY: help lab down clean logs shell map check images test unit integration bench chaos venv impair heal capture ladder k8s
 
 help:  ## list the targets
 	@$(LAB_TOOL) make-help   # this file's `## ` descriptions, in the locale's language (LANG / SOCKLAB_LANG)
@@ -53,6 +53,10 @@ bench:  ## measure start-up, memory and the servers under load, beside real peer
 
 chaos:  ## fuzz, flood, kill -9 and fill up every server of a private lab: nothing lost, no traceback (~10 min)
 	@$(PYTHON) tools/chaos.py $(CHAOS_ARGS)
+
+k8s:  ## Kubernetes manifests for a class, a namespace per student (ROSTER=class.csv K8S_IMAGE=registry/socklab/lab:tag)
+	@$(PYTHON) tools/install.py k8s >&2
+	@$(PYTHON) tools/k8s.py $(ROSTER) $(if $(K8S_IMAGE),--image $(K8S_IMAGE)) $(K8S_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) tools/install.py test

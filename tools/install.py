@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """What a fresh machine needs for socklab beyond Docker, make and Python -- and installing it.
 
-    python3 tools/install.py test          # what `make test` needs (python3-venv); the Makefile calls this
+    python3 tools/install.py test          # what `make test` needs (python3-venv, podman); the Makefile calls this
+    python3 tools/install.py k8s           # what `make k8s` needs (python3-yaml)
     python3 tools/install.py lab           # what `make lab` may need (mmdebstrap, only where no registry answers)
-    python3 tools/install.py ci            # everything (make, python3-venv, mmdebstrap); .ci/run calls this
+    python3 tools/install.py ci            # everything (make, python3-venv, mmdebstrap, podman, ...); .ci/run calls this
     python3 tools/install.py --check [..]  # only report what is present and what is missing
 
 ``NEEDS`` below is the one list of those pieces: how each is detected, its Debian package,
@@ -30,6 +31,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 
@@ -42,16 +44,22 @@ class Need:
     needed_by: str            # the command that needs it
     why: str                  # why that command needs it
     executable: str = ""      # detected as this program on PATH ...
-    modules: tuple[str, ...] = ()   # ... or as these modules importable by the Python interpreter
+    modules: tuple[str, ...] = ()   # ... or as these modules importable by the Python interpreter ...
+    file: str = ""            # ... or as this file (a helper program off PATH)
 
     def present(self, python: str) -> bool:
         if self.executable and not shutil.which(self.executable):
+            return False
+        if self.file and not os.path.exists(os.path.join(FILES_ROOT, self.file.lstrip("/"))):
             return False
         if self.modules:
             probe = subprocess.run([python, "-c", "import " + ", ".join(self.modules)],
                                    stdin=subprocess.DEVNULL, capture_output=True)
             return probe.returncode == 0
         return True
+
+
+FILES_ROOT = "/"            # where Need.file paths are looked up (the tests' fake machine has its own)
 
 
 # THE list of what a fresh machine needs (besides Docker Engine, a Compose, make and Python 3.11+).
@@ -65,13 +73,33 @@ NEEDS: list[Need] = [
     Need("mmdebstrap", "the mmdebstrap command", needed_by="make lab",
          why="where no container registry answers, the base image is built from Debian's packages with mmdebstrap",
          executable="mmdebstrap"),
+    Need("podman", "the podman command", needed_by="make test",
+         why="the Kubernetes test plays one student's generated pods with `podman kube play`",
+         executable="podman"),
+    Need("catatonit", "catatonit, podman's init for pods", needed_by="make test",
+         why="podman starts each pod's infra container with it",
+         executable="catatonit"),
+    Need("netavark", "podman's netavark network backend", needed_by="make test",
+         why="the Kubernetes test's pods reach each other by name on a netavark network",
+         file="/usr/lib/podman/netavark"),
+    Need("aardvark-dns", "podman's aardvark-dns", needed_by="make test",
+         why="it answers the pods' names on a podman network",
+         file="/usr/lib/podman/aardvark-dns"),
+    Need("python3-yaml", "Python's yaml module", needed_by="make k8s",
+         why="make k8s reads compose.yaml with it",
+         modules=("yaml",)),
 ]
+# Podman here fails with "error setting rlimit" unless containers.conf sets ulimits below the
+# machine's hard limits; ensure_podman_ulimits() writes these where none are set.
+CONTAINERS_CONF = Path("/etc/containers/containers.conf")
+PODMAN_ULIMITS = ("nofile=4096:4096", "nproc=4096:4096")
 BY_NAME = {need.package: need for need in NEEDS}
 
 # What each command needs, for the command line: the name, and who it is said to be for.
 TARGETS: dict[str, tuple[str, list[str]]] = {
     "lab": ("make lab", ["mmdebstrap"]),
-    "test": ("make test", ["python3-venv"]),
+    "test": ("make test", ["python3-venv", "podman", "catatonit", "netavark", "aardvark-dns"]),
+    "k8s": ("make k8s", ["python3-yaml"]),
     "ci": (".ci/run", [need.package for need in NEEDS]),
 }
 
@@ -165,6 +193,33 @@ def ensure(names: Iterable[str], *, command: str | None = None, why: str | None 
     return packages
 
 
+def ensure_podman_ulimits(path: Path | None = None, *, say: Callable[[str], None] = say) -> bool:
+    """Give podman explicit ulimits in *path* (``CONTAINERS_CONF``) unless it sets some already;
+    True if it wrote them.  Only ``default_ulimits`` under ``[containers]`` is added; the rest
+    of the file stays.  When it cannot be written (not root), one line says what to add.
+    """
+    path = path or CONTAINERS_CONF
+    setting = "default_ulimits = [{}]".format(", ".join(f'"{u}"' for u in PODMAN_ULIMITS))
+    try:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if any(line.strip().startswith("default_ulimits") for line in lines):
+            return False
+        if "[containers]" in (line.strip() for line in lines):
+            at = [line.strip() for line in lines].index("[containers]") + 1
+            lines[at:at] = [setting]
+        else:
+            lines = ["[containers]", setting, *([""] + lines if lines else [])]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+    except OSError as exc:
+        say("podman may fail here with \"error setting rlimit\": add `{setting}` under [containers] in "
+            "{path} as root ({error})".format(setting=setting, path=path, error=exc.strerror))
+        return False
+    say("set {setting} in {path}: without it podman fails here with \"error setting rlimit\"".format(
+        setting=setting, path=path))
+    return True
+
+
 def check(names: Iterable[str], *, python: str | None = None,
           geteuid: Callable[[], int] | None = None, say: Callable[[str], None] = say) -> list[Need]:
     """Report, one line per piece, what is present and what is missing; return what is missing."""
@@ -192,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tools/install.py",
         description="Install (as root, with apt-get) or report what socklab needs on this machine.")
-    parser.add_argument("targets", nargs="*", metavar="lab|test|ci",
-                        help="whose needs: make lab, make test, or .ci/run (everything; the default)")
+    parser.add_argument("targets", nargs="*", metavar="lab|test|k8s|ci",
+                        help="whose needs: make lab, make test, make k8s, or .ci/run (everything; the default)")
     parser.add_argument("--check", action="store_true",
                         help="only report what is present and what is missing (exit status 1 if anything is)")
     parser.add_argument("--python", default=sys.executable,
@@ -209,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     command = " and ".join(dict.fromkeys(TARGETS[t][0] for t in targets))
     try:
         ensure(names, command=command, python=args.python)
+        if "podman" in names:
+            ensure_podman_ulimits()
     except NotInstalled as exc:
         print(f"socklab: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -498,7 +498,7 @@ def make_help() -> str:
     """`make help`: the Makefile's targets and their `## ` descriptions, in the user's language."""
     lines = [_("socklab -- a network-programming lab on a private Docker network"), ""]
     for line in (ROOT / "Makefile").read_text().splitlines():
-        m = re.match(r"^([a-z-]+):.*## (.*)", line)
+        m = re.match(r"^([a-z0-9-]+):.*## (.*)", line)
         if m:
             lines.append(f"{'  make ' + m.group(1):<20}{_(m.group(2).strip())}")
     lines += ["", "  LAB=name make lab   " + _("a second, separate lab (own network, volumes, host ports)")]

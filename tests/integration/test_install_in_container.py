@@ -1,7 +1,7 @@
 """tools/install.py on a real fresh Debian: a throw-away container of the lab's base image.
 
 socklab/base:bookworm is Debian bookworm minbase with python3 and apt-get, and without make,
-mmdebstrap or python3-venv -- what a fresh machine lacks.  The container has no network, so
+mmdebstrap, python3-venv, podman (and its pieces) or python3-yaml -- what a fresh machine lacks.  The container has no network, so
 nothing is installed there: only what is found missing and the command a user is told.
 """
 
@@ -14,6 +14,7 @@ import pytest
 from topology import ROOT
 
 IMAGE = "socklab/base:bookworm"
+PODMAN = ["podman", "catatonit", "netavark", "aardvark-dns"]      # for the Kubernetes test
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +44,17 @@ def reported(out: str, kind: str) -> list[str]:
 def test_check_finds_what_make_lab_and_make_test_lack(fresh_debian):
     res = fresh_debian("--check", "lab", "test")
     assert res.returncode == 1, res.stdout + res.stderr
-    assert sorted(reported(res.stdout, "missing")) == ["mmdebstrap", "python3-venv"]
+    assert sorted(reported(res.stdout, "missing")) == sorted(["mmdebstrap", "python3-venv", *PODMAN])
     assert reported(res.stdout, "present") == []
     assert res.stdout.splitlines()[-1] == ("socklab: to install what is missing, run: "
-                                           "apt-get install -y mmdebstrap python3-venv")
+                                           "apt-get install -y mmdebstrap python3-venv " + " ".join(PODMAN))
 
 
 def test_check_everything_also_finds_make_missing(fresh_debian):
     res = fresh_debian("--check")
     assert res.returncode == 1, res.stdout + res.stderr
-    assert sorted(reported(res.stdout, "missing")) == ["make", "mmdebstrap", "python3-venv"]
+    assert sorted(reported(res.stdout, "missing")) == sorted(["make", "mmdebstrap", "python3-venv", *PODMAN,
+                                                              "python3-yaml"])
 
 
 def test_not_root_is_told_the_exact_command(fresh_debian):
@@ -60,5 +62,6 @@ def test_not_root_is_told_the_exact_command(fresh_debian):
     assert res.returncode == 1
     assert res.stdout == ""
     [line] = res.stderr.splitlines()
-    assert line.startswith("socklab: make lab and make test needs mmdebstrap python3-venv (")
-    assert "run: su -c 'apt-get install -y mmdebstrap python3-venv'" in line     # no sudo in the image
+    needed = " ".join(["mmdebstrap", "python3-venv", *PODMAN])
+    assert line.startswith(f"socklab: make lab and make test needs {needed} (")
+    assert f"run: su -c 'apt-get install -y {needed}'" in line     # no sudo in the image

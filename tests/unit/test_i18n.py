@@ -47,7 +47,7 @@ def extract() -> dict[str | tuple[str, str], list[str]]:
             for lineno, message, _comments, _context in extract_from_file("python", str(path), keywords=KEYWORDS):
                 found.setdefault(message, []).append(f"{rel}:{lineno}")
     for lineno, line in enumerate((ROOT / "Makefile").read_text().splitlines(), 1):
-        m = re.match(r"^([a-z-]+):.*## (.*)", line)
+        m = re.match(r"^([a-z0-9-]+):.*## (.*)", line)
         if m:
             found.setdefault(m.group(2).strip(), []).append(f"Makefile:{lineno}")
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]

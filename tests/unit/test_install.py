@@ -31,36 +31,51 @@ def _load_install():
 
 
 install = _load_install()
-EVERYTHING = ["make", "python3-venv", "mmdebstrap"]
+EVERYTHING = ["make", "python3-venv", "mmdebstrap", "podman", "catatonit", "netavark", "aardvark-dns", "python3-yaml"]
+TEST_NEEDS = ["python3-venv", "podman", "catatonit", "netavark", "aardvark-dns"]
 APT_INSTALL = ["install", "-y", "-qq", "--no-install-recommends"]
 
 
 class Machine:
-    """A fresh machine in a temporary folder: PATH is bin/ only, and bin/ starts empty."""
+    """A fresh machine in a temporary folder: PATH is bin/ only, bin/ starts empty, files
+    looked up by path (netavark) live under root/, and the Python modules a piece provides
+    are importable once a marker for its package exists in modules/."""
 
     def __init__(self, tmp: Path):
         self.bin = tmp / "bin"
         self.bin.mkdir()
+        self.root = tmp / "root"
+        self.modules = tmp / "modules"
+        self.modules.mkdir()
         self.log = tmp / "apt-get.log"
-        self.venv_marker = tmp / "python3-venv-installed"
-        # the interpreter whose `import venv, ensurepip` is probed: works once python3-venv is "installed"
+        self.conf = tmp / "root" / "etc" / "containers" / "containers.conf"
+        # the interpreter whose `import ...` of each piece is probed: works once its package is "installed"
         self.python = str(tmp / "python3")
-        self._script(Path(self.python), f'#!/bin/sh\ntest -e "{self.venv_marker}"\n')
+        cases = "".join(f'  "import {", ".join(n.modules)}") test -e "{self.modules / n.package}" ;;\n'
+                        for n in install.NEEDS if n.modules)
+        self._script(Path(self.python), f'#!/bin/sh\ncase "$2" in\n{cases}  *) exit 1 ;;\nesac\n')
 
     def _script(self, path: Path, text: str) -> None:
         path.write_text(text)
         path.chmod(0o755)
 
     def put(self, *names: str) -> None:
-        """Programs that are there (python3-venv: the fake Python's venv works)."""
+        """Pieces (or other programs, such as sudo) that are there."""
         for name in names:
-            if name == "python3-venv":
-                self.venv_marker.touch()
+            need = install.BY_NAME.get(name) or install.Need(name, name, "", "", executable=name)
+            if need.modules:
+                (self.modules / name).touch()
+            elif need.file:
+                target = self.root / need.file.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._script(target, "#!/bin/sh\nexit 0\n")
             else:
                 self._script(self.bin / name, "#!/bin/sh\nexit 0\n")
 
     def apt(self, fail_install: int = 0) -> None:
-        """A fake apt-get: records argv and DEBIAN_FRONTEND; `install` creates each package's program."""
+        """A fake apt-get: records argv and DEBIAN_FRONTEND; `install` makes each package present."""
+        files = {n.package: str(self.root / n.file.lstrip("/")) for n in install.NEEDS if n.file}
+        modules = [n.package for n in install.NEEDS if n.modules]
         self._script(self.bin / "apt-get", f"""#!{sys.executable}
 import json, os, sys
 from pathlib import Path
@@ -71,13 +86,20 @@ if sys.argv[1] == "install":
         print("E: Unable to locate package", file=sys.stderr)
         sys.exit({fail_install})
     for pkg in (a for a in sys.argv[2:] if not a.startswith("-")):
-        if pkg == "python3-venv":
-            Path({str(self.venv_marker)!r}).touch()
-        else:
-            p = Path({str(self.bin)!r}) / pkg
-            p.write_text("#!/bin/sh\\nexit 0\\n")
-            p.chmod(0o755)
+        if pkg in {modules!r}:
+            (Path({str(self.modules)!r}) / pkg).touch()
+            continue
+        p = Path({files!r}.get(pkg) or Path({str(self.bin)!r}) / pkg)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("#!/bin/sh\\nexit 0\\n")
+        p.chmod(0o755)
 """)
+
+    def podman_ready(self) -> None:
+        """podman and its pieces installed, and its ulimits set: nothing of it left to do."""
+        self.put("podman", "catatonit", "netavark", "aardvark-dns")
+        self.conf.parent.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024"]\n')
 
     def calls(self) -> list[dict]:
         if not self.log.exists():
@@ -89,6 +111,8 @@ if sys.argv[1] == "install":
 def machine(tmp_path, monkeypatch):
     m = Machine(tmp_path)
     monkeypatch.setenv("PATH", str(m.bin))
+    monkeypatch.setattr(install, "FILES_ROOT", str(m.root))
+    monkeypatch.setattr(install, "CONTAINERS_CONF", m.conf)
     return m
 
 
@@ -106,8 +130,11 @@ def one_line(text: str) -> str:
 def test_detects_each_missing_piece(machine):
     assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == EVERYTHING
     machine.put("make")
-    assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == ["python3-venv", "mmdebstrap"]
-    machine.put("python3-venv", "mmdebstrap")
+    assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == EVERYTHING[1:]
+    machine.put("python3-venv", "mmdebstrap", "netavark")          # a module, a program, a file off PATH
+    assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == [
+        "podman", "catatonit", "aardvark-dns", "python3-yaml"]
+    machine.put("podman", "catatonit", "aardvark-dns", "python3-yaml")
     assert install.missing(EVERYTHING, python=machine.python) == []
 
 
@@ -115,9 +142,10 @@ def test_the_one_list_says_how_what_why_and_for_whom():
     assert [n.package for n in install.NEEDS] == EVERYTHING
     for need in install.NEEDS:
         assert need.what and need.why and need.needed_by
-        assert bool(need.executable) != bool(need.modules)     # detected one way or the other
+        assert [bool(need.executable), bool(need.modules), bool(need.file)].count(True) == 1   # one way
     assert install.TARGETS["lab"][1] == ["mmdebstrap"]
-    assert install.TARGETS["test"][1] == ["python3-venv"]
+    assert install.TARGETS["test"][1] == TEST_NEEDS
+    assert install.TARGETS["k8s"][1] == ["python3-yaml"]
     assert sorted(install.TARGETS["ci"][1]) == sorted(EVERYTHING)
 
 
@@ -127,19 +155,20 @@ def test_root_with_apt_installs_exactly_what_is_missing(machine, capsys):
     machine.apt()
     machine.put("make")
     installed = install.ensure(EVERYTHING, command=".ci/run", python=machine.python, geteuid=ROOT_UID)
-    assert installed == ["python3-venv", "mmdebstrap"]
+    assert installed == EVERYTHING[1:]
     assert machine.calls() == [
         {"argv": ["update", "-qq"], "frontend": "noninteractive"},
-        {"argv": [*APT_INSTALL, "python3-venv", "mmdebstrap"], "frontend": "noninteractive"},
+        {"argv": [*APT_INSTALL, *EVERYTHING[1:]], "frontend": "noninteractive"},
     ]
     said = one_line(capsys.readouterr().out)
-    assert said.startswith("socklab: installing python3-venv mmdebstrap for .ci/run: ")
+    assert said.startswith("socklab: installing " + " ".join(EVERYTHING[1:]) + " for .ci/run: ")
     assert "python -m venv" in said.replace("python3", "python") and "mmdebstrap" in said
     assert install.missing(EVERYTHING, python=machine.python) == []
 
 
 def test_root_with_apt_cli_installs_what_make_test_needs(machine, capsys, monkeypatch):
     machine.apt()
+    machine.podman_ready()
     monkeypatch.setattr(os, "geteuid", ROOT_UID)
     assert install.main(["test", "--python", machine.python]) == 0
     assert [c["argv"] for c in machine.calls()] == [["update", "-qq"], [*APT_INSTALL, "python3-venv"]]
@@ -162,6 +191,7 @@ def test_a_failing_apt_get_is_reported_in_one_line(machine):
 
 def test_not_root_prints_the_exact_command_and_exits_1(machine, capsys, monkeypatch):
     machine.apt()
+    machine.podman_ready()
     monkeypatch.setattr(os, "geteuid", USER_UID)
     assert install.main(["lab", "test", "--python", machine.python]) == 1
     out = capsys.readouterr()
@@ -189,6 +219,7 @@ def test_not_root_with_sudo_names_sudo(machine):
 def test_everything_present_runs_nothing(machine, capsys, monkeypatch):
     machine.apt()
     machine.put(*EVERYTHING)
+    machine.podman_ready()
     assert install.ensure(EVERYTHING, python=machine.python, geteuid=ROOT_UID) == []
     monkeypatch.setattr(os, "geteuid", ROOT_UID)
     assert install.main(["ci", "--python", machine.python]) == 0
@@ -198,7 +229,12 @@ def test_everything_present_runs_nothing(machine, capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["socklab: present: make (GNU make)",
                      "socklab: present: python3-venv (Python's venv module with ensurepip)",
-                     "socklab: present: mmdebstrap (the mmdebstrap command)"]
+                     "socklab: present: mmdebstrap (the mmdebstrap command)",
+                     "socklab: present: podman (the podman command)",
+                     "socklab: present: catatonit (catatonit, podman's init for pods)",
+                     "socklab: present: netavark (podman's netavark network backend)",
+                     "socklab: present: aardvark-dns (podman's aardvark-dns)",
+                     "socklab: present: python3-yaml (Python's yaml module)"]
     assert machine.calls() == []
 
 
@@ -216,7 +252,7 @@ def test_no_apt_get_names_what_to_install(machine, capsys, monkeypatch):
 
 def test_check_reports_missing_and_the_command(machine, capsys, monkeypatch):
     machine.apt()
-    machine.put("make")
+    machine.put("make", "podman", "catatonit", "netavark", "aardvark-dns", "python3-yaml")
     monkeypatch.setattr(os, "geteuid", USER_UID)
     assert install.main(["--check", "--python", machine.python]) == 1
     lines = capsys.readouterr().out.splitlines()
@@ -224,9 +260,48 @@ def test_check_reports_missing_and_the_command(machine, capsys, monkeypatch):
     assert lines[1].startswith("socklab: missing: python3-venv (Python's venv module with ensurepip), "
                                "which make test needs: ")
     assert lines[2].startswith("socklab: missing: mmdebstrap (the mmdebstrap command), which make lab needs: ")
-    assert lines[3] == "socklab: to install what is missing, run: su -c 'apt-get install -y python3-venv mmdebstrap'"
-    assert len(lines) == 4
+    assert lines[3:8] == [f"socklab: present: {p} ({install.BY_NAME[p].what})"
+                          for p in ("podman", "catatonit", "netavark", "aardvark-dns", "python3-yaml")]
+    assert lines[8] == "socklab: to install what is missing, run: su -c 'apt-get install -y python3-venv mmdebstrap'"
+    assert len(lines) == 9
     assert machine.calls() == []
+
+
+# --------------------------------------------------------------------------- podman's ulimits
+
+def test_root_installs_podman_and_sets_its_ulimits_once(machine, capsys, monkeypatch):
+    machine.apt()
+    machine.put("python3-venv")
+    monkeypatch.setattr(os, "geteuid", ROOT_UID)
+    assert install.main(["test", "--python", machine.python]) == 0
+    assert machine.calls()[1]["argv"] == [*APT_INSTALL, "podman", "catatonit", "netavark", "aardvark-dns"]
+    said = capsys.readouterr().out.splitlines()
+    assert said[1] == (f'socklab: set default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"] in {machine.conf}: '
+                       'without it podman fails here with "error setting rlimit"')
+    assert machine.conf.read_text() == '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
+    assert install.main(["test", "--python", machine.python]) == 0          # a second run: nothing to do
+    assert capsys.readouterr().out == ""
+
+
+def test_ulimits_join_an_existing_containers_section_and_keep_the_rest(machine):
+    machine.conf.parent.mkdir(parents=True)
+    machine.conf.write_text('[engine]\ncgroup_manager = "cgroupfs"\n\n[containers]\nlog_driver = "k8s-file"\n')
+    assert install.ensure_podman_ulimits(say=lambda msg: None)
+    assert machine.conf.read_text() == ('[engine]\ncgroup_manager = "cgroupfs"\n\n[containers]\n'
+                                        'default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
+                                        'log_driver = "k8s-file"\n')
+    machine.conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024"]\n')    # the owner's own: kept
+    assert not install.ensure_podman_ulimits(say=lambda msg: None)
+    assert machine.conf.read_text() == '[containers]\ndefault_ulimits = ["nofile=1024:1024"]\n'
+
+
+def test_ulimits_not_writable_says_what_to_add(machine, capsys):
+    machine.conf.parent.mkdir(parents=True)
+    machine.conf.mkdir()                          # a folder where the file should be: cannot be written
+    assert not install.ensure_podman_ulimits()
+    assert one_line(capsys.readouterr().out).startswith(
+        'socklab: podman may fail here with "error setting rlimit": add `default_ulimits = ["nofile=4096:4096", '
+        f'"nproc=4096:4096"]` under [containers] in {machine.conf} as root (')
 
 
 # --------------------------------------------------------------------------- through tools/lab.py

@@ -31,6 +31,7 @@ SECTIONS = {
     "Shaping the network": "改变网络条件",
     "Seeing packets": "观察数据包",
     "Reliability": "可靠性",
+    "Kubernetes": "Kubernetes",
     "Tests": "测试",
     "Bench": "性能测试",
     "Layout": "目录结构",
@@ -58,7 +59,7 @@ def words(path: Path) -> set[str]:
 
 
 def make_targets() -> set[str]:
-    return set(re.findall(r"^([a-z][a-z-]*):", text(ROOT / "Makefile"), re.M))
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", text(ROOT / "Makefile"), re.M))
 
 
 def named_in_readme(names: set[str]) -> set[str]:
