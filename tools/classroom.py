@@ -549,7 +549,7 @@ def records_for(students: list[Student]) -> list[LabRecord]:
     def busy(prefix: int) -> bool:
         return not all(lab._port_free(prefix * 100 + n) for n in (SSH_SUFFIX,))
 
-    prefixes = allocate_prefixes(students, {i: r.prefix for i, r in known.items()}, busy)
+    prefixes = allocate_prefixes(students, {i: r.prefix for i, r in known.items()}, busy, first=FIRST_PREFIX)
     records = []
     for s in students:
         old = known.get(s.id)
