@@ -300,18 +300,22 @@ def card_host() -> str:
     return bind
 
 
+def card_fields(record: LabRecord, host: str) -> list[tuple[str, str]]:
+    """What a card says: (label, value) pairs."""
+    return [(_("host:"), host), (_("port:"), str(record.ssh_port)), (_("user:"), "student"),
+            (_("password:"), record.password or _("(your SSH key from the roster)")),
+            (_("log in:"), f"ssh -p {record.ssh_port} student@{host}")]
+
+
+def card_title(record: LabRecord) -> str:
+    return _("socklab lab of {name} ({id})").format(name=record.name, id=record.id)
+
+
 def card_text(record: LabRecord, host: str) -> str:
     """One student's card as plain text: where and how to log in."""
-    secret = record.password or _("(your SSH key from the roster)")
-    lines = [
-        _("socklab lab of {name} ({id})").format(name=record.name, id=record.id),
-        f"  {_('host:')}     {host}",
-        f"  {_('port:')}     {record.ssh_port}",
-        f"  {_('user:')}     student",
-        f"  {_('password:')} {secret}",
-        f"  {_('log in:')}   ssh -p {record.ssh_port} student@{host}",
-    ]
-    return "\n".join(lines) + "\n"
+    fields = card_fields(record, host)
+    width = max(len(label) for label, _value in fields) + 1
+    return "\n".join([card_title(record)] + [f"  {label.ljust(width)} {value}" for label, value in fields]) + "\n"
 
 
 def cards_text(records: list[LabRecord], host: str) -> str:
@@ -324,15 +328,9 @@ def cards_html(records: list[LabRecord], host: str) -> str:
     e = html.escape
     cards = []
     for r in records:
-        secret = e(r.password) if r.password else e(_("(your SSH key from the roster)"))
-        cards.append(
-            f'<div class="card"><h2>{e(r.name)} <small>{e(r.id)}</small></h2><table>'
-            f"<tr><th>{e(_('host:'))}</th><td>{e(host)}</td></tr>"
-            f"<tr><th>{e(_('port:'))}</th><td>{r.ssh_port}</td></tr>"
-            f"<tr><th>{e(_('user:'))}</th><td>student</td></tr>"
-            f"<tr><th>{e(_('password:'))}</th><td><code>{secret}</code></td></tr>"
-            f"<tr><th>{e(_('log in:'))}</th><td><code>ssh -p {r.ssh_port} student@{e(host)}</code></td></tr>"
-            "</table></div>")
+        rows = "".join(f"<tr><th>{e(label)}</th><td><code>{e(value)}</code></td></tr>"
+                       for label, value in card_fields(r, host))
+        cards.append(f'<div class="card"><h2>{e(card_title(r))}</h2><table>{rows}</table></div>')
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>socklab</title><style>"
             "body{font-family:sans-serif}.card{display:inline-block;width:22em;margin:.5em;padding:.8em;"
             "border:1px dashed #888;page-break-inside:avoid}th{text-align:left;padding-right:1em}"
@@ -411,12 +409,13 @@ def report_html(header: list[str], rows: list[list[str]]) -> str:
         return f"<td{kind}>{e(value)}</td>"
 
     head = "".join(f"<th>{e(h)}</th>" for h in header)
+    title = _("Exercise results of the class")
+    explain = _("Each cell: checks passed / checks run, from the latest lab-check of that exercise.")
     body = "\n".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>socklab</title><style>"
             "body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
             "padding:.2em .5em}.pass{background:#c8f0c8}.fail{background:#f6d0d0}</style></head><body>\n"
-            f"<h1>{e(_('Exercise results of the class'))}</h1>\n"
-            f"<p>{e(_('Each cell: checks passed / checks run, from the latest lab-check of that exercise.'))}</p>\n"
+            f"<h1>{e(title)}</h1>\n<p>{e(explain)}</p>\n"
             f"<table><tr>{head}</tr>\n{body}\n</table></body></html>\n")
 
 
