@@ -66,7 +66,9 @@ def _lab():
 
 CLASSROOM = Path(os.environ.get("CLASSROOM") or ROOT / "classroom")
 OVERRIDE = ROOT / "tools" / "classroom.compose.yaml"
-FIRST_PREFIX, LAST_PREFIX = 300, 640        # ports 30000-64099; 1xx are tests', 2xx `make lab`'s
+# port blocks PPP00-PPP99 from 300 (ports 30000-64099); 1xx are the tests', 2xx `make lab`'s
+FIRST_PREFIX = int(os.environ.get("CLASS_FIRST_PREFIX") or 300)
+LAST_PREFIX = 640
 SSH_SUFFIX = 2                              # the SSH port of a lab is PPP02 (free in compose.yaml)
 SSH_INNER_PORT = 2222                       # where sshd listens in the client host
 STUDENT_UID = 1000                          # the student in the lab image (images/lab/Dockerfile)
@@ -491,14 +493,18 @@ def start_one(record: LabRecord, timeout: float = 300.0) -> None:
 class Progress:
     """One line that says how far the class has come: ``class: 12/30 ready, 3 starting``."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, stopping: bool = False):
         self.total, self.ready, self.failed, self.starting = total, 0, 0, 0
+        self.stopping = stopping
         self.lock = threading.Lock()
         self.tty = sys.stdout.isatty()
 
     def show(self, final: bool = False) -> None:
-        line = _("class: {ready}/{total} labs ready, {starting} starting, {failed} failed").format(
-            ready=self.ready, total=self.total, starting=self.starting, failed=self.failed)
+        if self.stopping:
+            line = _("class: {done}/{total} labs stopped, {busy} stopping, {failed} failed")
+        else:
+            line = _("class: {done}/{total} labs ready, {busy} starting, {failed} failed")
+        line = line.format(done=self.ready, total=self.total, busy=self.starting, failed=self.failed)
         if self.tty:
             print("\r" + line + ("\n" if final else ""), end="", flush=True)
         else:
@@ -596,7 +602,7 @@ def down(delete: bool) -> int:
         return 0
     _lab().check_docker()
     args = ["down", "--remove-orphans"] + (["--volumes"] if delete else [])
-    progress = Progress(len(records))
+    progress = Progress(len(records), stopping=True)
 
     def stop(record: LabRecord) -> None:
         res = compose(record, *args, capture_output=True, text=True)
