@@ -155,7 +155,8 @@ def main(argv: list[str]) -> int:
     classroom.CLASSROOM.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 1
     result: dict = {"labs": count, "cores": cores, "mem_total": mem_total(),
-                    "jobs": classroom.jobs(), "settle_s": settle, "window_s": window}
+                    "jobs": classroom.jobs(), "settle_s": settle, "window_s": window,
+                    "healthchecks": classroom.healthchecks()}
     try:
         engine = engine_pids()
         result["engine_idle_cores_before"] = round(measure_idle(engine, [], window / 2), 4)

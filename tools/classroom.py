@@ -192,11 +192,23 @@ def without_ports(compose_text: str) -> str:
     return "".join(out)
 
 
+def without_healthchecks(compose_text: str) -> str:
+    """compose.yaml with every host's Docker healthcheck disabled (``CLASS_HEALTHCHECKS=off``:
+    what the healthchecks cost at idle, measured by `make class-bench`)."""
+    return re.sub(r"^([ ]+)healthcheck: \{.*\}[ \t]*$", r"\1healthcheck: {disable: true}", compose_text, flags=re.M)
+
+
+def healthchecks() -> bool:
+    return os.environ.get("CLASS_HEALTHCHECKS", "on").lower() not in ("off", "0", "no")
+
+
 def class_compose() -> Path:
     """The compose file of a class lab: compose.yaml without host ports, in .lab/."""
+    text = without_ports((ROOT / "compose.yaml").read_text())
     path = ROOT / ".lab" / "compose.class.yaml"
-    text = ("# made by tools/classroom.py from compose.yaml: the same hosts, no host ports\n"
-            + without_ports((ROOT / "compose.yaml").read_text()))
+    if not healthchecks():
+        text, path = without_healthchecks(text), path.with_name("compose.class-nohealth.yaml")
+    text = "# made by tools/classroom.py from compose.yaml: the same hosts, no host ports\n" + text
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

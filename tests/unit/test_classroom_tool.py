@@ -233,3 +233,14 @@ def test_a_bad_roster_is_one_line_not_a_traceback(tmp_path):
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "line 2" in run.stderr
+
+
+def test_class_healthchecks_off_disables_every_healthcheck_and_nothing_else():
+    text = (ROOT / "compose.yaml").read_text()
+    doc = yaml.safe_load(classroom.without_healthchecks(text))
+    full = yaml.safe_load(text)
+    for name, service in full["services"].items():
+        if "healthcheck" in service:
+            assert doc["services"][name]["healthcheck"] == {"disable": True}, name
+        assert {k: v for k, v in service.items() if k != "healthcheck"} == \
+            {k: v for k, v in doc["services"][name].items() if k != "healthcheck"}, name

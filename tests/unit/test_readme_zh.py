@@ -31,6 +31,7 @@ SECTIONS = {
     "Shaping the network": "改变网络条件",
     "Seeing packets": "观察数据包",
     "Reliability": "可靠性",
+    "Classroom": "课堂",
     "Tests": "测试",
     "Bench": "性能测试",
     "Layout": "目录结构",
