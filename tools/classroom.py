@@ -34,6 +34,7 @@ import csv
 import html
 import importlib.util
 import io
+import ipaddress
 import json
 import os
 import re
@@ -580,10 +581,23 @@ def records_for(students: list[Student]) -> list[LabRecord]:
     return records
 
 
+def check_bind() -> None:
+    """CLASS_BIND must be one IP address of this machine's (or 0.0.0.0 / :: for all)."""
+    bind = os.environ.get("CLASS_BIND", "")
+    if not bind:
+        return
+    try:
+        ipaddress.ip_address(bind)
+    except ValueError:
+        raise ClassError(_("CLASS_BIND={bind!r}: give an IP address of this server, "
+                           "e.g. CLASS_BIND=192.168.1.10").format(bind=bind)) from None
+
+
 def up(roster: str) -> int:
     lab = _lab()
     if not roster:
         raise ClassError(_("name the roster: make class ROSTER=class.csv"))
+    check_bind()
     students = read_roster(roster)
     lab.check_docker()
     lab.build()

@@ -244,3 +244,14 @@ def test_class_healthchecks_off_disables_every_healthcheck_and_nothing_else():
             assert doc["services"][name]["healthcheck"] == {"disable": True}, name
         assert {k: v for k, v in service.items() if k != "healthcheck"} == \
             {k: v for k, v in doc["services"][name].items() if k != "healthcheck"}, name
+
+
+def test_class_bind_must_be_an_address(tmp_path):
+    roster = tmp_path / "class.csv"
+    roster.write_text("ann,Ann\n")
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "classroom.py"), "up", str(roster)],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "SOCKLAB_LANG": "en", "CLASS_BIND": "classroom"})
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == ("socklab: CLASS_BIND='classroom': give an IP address of this server, "
+                                  "e.g. CLASS_BIND=192.168.1.10")
