@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -146,6 +147,9 @@ def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv and argv[0].strip() else int(os.environ.get("CLASS_LABS") or 20)
     settle = float(os.environ.get("CLASS_BENCH_SETTLE") or 30)
     window = float(os.environ.get("CLASS_BENCH_WINDOW") or 60)
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt         # `timeout` or `kill`: remove the labs all the same
+    signal.signal(signal.SIGTERM, interrupted)
     classroom.CLASSROOM = ROOT / ".lab" / "class-bench"
     classroom.FIRST_PREFIX = 500
     lab = classroom._lab()

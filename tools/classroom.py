@@ -545,8 +545,14 @@ def run_parallel(records: list[LabRecord], action, progress: Progress, jobs: int
                 progress.failed += 1
             progress.show()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(one, records))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        for future in [pool.submit(one, r) for r in records]:
+            future.result()
+    except KeyboardInterrupt:       # Ctrl-C: start no more labs (those starting finish)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     progress.show(final=True)
     return errors
 
