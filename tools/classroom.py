@@ -440,7 +440,7 @@ def lab_env(record: LabRecord) -> dict[str, str]:
     lab = _lab()
     env = lab.compose_env(record.id)
     env["LAB_PORT_PREFIX"] = str(record.prefix)
-    env["SOCKLAB_WORKSPACE"] = str(record.folder / "workspace")
+    env["LAB_WORKSPACE"] = str(record.folder / "workspace")   # the host folder compose.yaml mounts
     env["CLASS_SSH_DIR"] = str(record.folder / "ssh")
     env["CLASS_SHADOW"] = str(record.folder / "shadow")
     env["CLASS_BIND"] = os.environ.get("CLASS_BIND") or "127.0.0.1"
@@ -509,6 +509,7 @@ class Progress:
     def __init__(self, total: int, stopping: bool = False):
         self.total, self.ready, self.failed, self.starting = total, 0, 0, 0
         self.stopping = stopping
+        self.done_shown = -1
         self.lock = threading.Lock()
         self.tty = sys.stdout.isatty()
 
@@ -520,7 +521,8 @@ class Progress:
         line = line.format(done=self.ready, total=self.total, busy=self.starting, failed=self.failed)
         if self.tty:
             print("\r" + line + ("\n" if final else ""), end="", flush=True)
-        else:
+        elif final or self.done_shown != self.ready + self.failed:     # a log: a line per lab done
+            self.done_shown = self.ready + self.failed
             print(line, flush=True)
 
 
