@@ -7,7 +7,8 @@ VENV := .venv
 export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_BUILDKIT := 0
 
-.PHONY: help lab down clean logs shell map check images test unit integration bench chaos venv impair heal capture ladder k8s
+.PHONY: help lab down clean logs shell map check images test unit integration bench chaos venv impair heal capture ladder k8s \
+        class class-down class-clean class-status class-report class-bench
 
 help:  ## list the targets
 	@$(LAB_TOOL) make-help   # this file's `## ` descriptions, in the locale's language (LANG / SOCKLAB_LANG)
@@ -57,6 +58,23 @@ chaos:  ## fuzz, flood, kill -9 and fill up every server of a private lab: nothi
 k8s:  ## Kubernetes manifests for a class, a namespace per student (ROSTER=class.csv K8S_IMAGE=registry/socklab/lab:tag)
 	@$(PYTHON) tools/install.py k8s >&2
 	@$(PYTHON) tools/k8s.py $(ROSTER) $(if $(K8S_IMAGE),--image $(K8S_IMAGE)) $(K8S_ARGS)
+class:  ## a lab per student of ROSTER=class.csv, entered over SSH (cards in classroom/); a re-run starts what is missing
+	@$(PYTHON) tools/classroom.py up $(ROSTER)
+
+class-down:  ## stop every student's lab (their workspaces and volumes stay)
+	@$(PYTHON) tools/classroom.py down
+
+class-clean:  ## delete every student's lab and volumes (workspaces stay in classroom/<id>/workspace)
+	@$(PYTHON) tools/classroom.py clean
+
+class-status:  ## a row per student: hosts ready, check results, disk used
+	@$(PYTHON) tools/classroom.py status
+
+class-report:  ## every student's check results, as classroom/report.csv and classroom/report.html
+	@$(PYTHON) tools/classroom.py report
+
+class-bench:  ## start CLASS_LABS labs (20), measure start-up, memory and idle CPU per lab, remove them
+	@$(PYTHON) tools/classroom.py bench $(CLASS_LABS)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) tools/install.py test

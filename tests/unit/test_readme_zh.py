@@ -32,6 +32,7 @@ SECTIONS = {
     "Seeing packets": "观察数据包",
     "Reliability": "可靠性",
     "Kubernetes": "Kubernetes",
+    "Classroom": "课堂",
     "Tests": "测试",
     "Bench": "性能测试",
     "Layout": "目录结构",
