@@ -1,4 +1,4 @@
-"""Shared test setup: the tests directory is importable (tests/topology.py)."""
+"""Shared test setup: the tests directory is importable (tests/labharness.py, ...)."""
 
 import sys
 from pathlib import Path

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from topology import ROOT
+from labharness import ROOT
 
 IMAGE = "socklab/base:bookworm"
 

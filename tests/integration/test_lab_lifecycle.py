@@ -6,7 +6,7 @@ import subprocess
 import uuid
 
 import pytest
-from topology import ROOT, load_tools_lab
+from labharness import ROOT, load_tools_lab
 
 tools = load_tools_lab()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from topology import load_tools_lab
+from labharness import load_tools_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -233,7 +233,7 @@ def test_check_reports_missing_and_the_command(machine, capsys, monkeypatch):
 
 @pytest.fixture
 def lab(monkeypatch):
-    tools = load_tools_lab()                      # by file path, as tests/topology.py does
+    tools = load_tools_lab()                      # by file path, as tests/labharness.py does
     monkeypatch.setattr(tools, "image_label", lambda image, label: None)   # no base image yet
     return tools
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from topology import ROOT
+from labharness import ROOT
 
 
 def test_a_bad_lab_name_is_one_line_not_a_traceback():
