@@ -148,7 +148,7 @@ def compose_command() -> list[str]:
             return list(COMPOSES[name])
     if choice:
         raise LabError(f"SOCKLAB_COMPOSE={choice}, but `{' '.join(COMPOSES[choice])}` is not installed "
-                       "(`python3 tools/install.py test` installs Compose v2).")
+                       "(as root, `python3 tools/install.py test` installs both Composes).")
     raise LabError("neither `docker compose` nor `docker-compose` is installed "
                    "(on Debian: apt-get install docker-compose).")
 
@@ -434,6 +434,7 @@ def _wait_one(container: dict, deadline: float, pause: float) -> str | None:
         if time.monotonic() > deadline:
             return f"{_service(container)} ({state['Status']}, probe: {' '.join(probe or ['-'])})"
         time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)       # a host slow to start is not asked ever faster
 
 
 def _service(container: dict) -> str:
@@ -445,8 +446,9 @@ def wait_ready(lab: str, services: list[str] | None = None, timeout: float = 180
     """Wait until every host of *lab* (or only *services*) is ready; return the seconds waited.
 
     Ready means: the container runs and its healthcheck command (see :func:`probe_command`)
-    succeeds when run now with ``docker exec``.  Every host is probed in parallel, about every
-    *pause* seconds, so the lab is ready as soon as its slowest server listens -- Docker's own
+    succeeds when run now with ``docker exec``.  Every host is probed in parallel, first after
+    *pause* seconds, then less often up to every half second, so the lab is ready as soon as
+    its slowest server listens -- Docker's own
     healthcheck runs rarely (compose.yaml), which keeps an idle lab cheap.  A host that stops
     is reported with its last log lines; after *timeout* seconds, those still not ready.
     """
