@@ -62,10 +62,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# tests run in 4 processes: the labs' tests mostly wait on containers, so they overlap well
-# even on 2 cores (PYTEST_WORKERS=0 runs them in this one process)
+# tests run in 4 processes, a test file at a time each: the labs' tests mostly wait on
+# containers, so they overlap well even on 2 cores (PYTEST_WORKERS=0: all in one process)
 PYTEST_WORKERS ?= 4
-PYTEST := $(VENV)/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup)
+PYTEST := $(VENV)/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 test: $(VENV)/.installed  ## run every test: unit tests, then the lab across containers
 	$(PYTEST) tests

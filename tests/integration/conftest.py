@@ -14,20 +14,13 @@ import pytest
 from labharness import Lab
 
 
-@pytest.hookimpl(tryfirst=True)       # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """Mark the integration tests; with ``-n N --dist loadgroup`` (make test), keep each
-    file's tests on one worker, where they share the file's fixtures and one lab.
-
-    Each worker that runs a file using ``lab`` starts a lab of its own; the lifecycle
-    tests' Composes (v1, v2) each get a worker, as do the bench and chaos smoke runs.
-    """
+    """Mark the integration tests.  (make test runs them with ``-n N --dist loadfile``: each
+    file's tests on one worker, where they share the file's fixtures; each worker that runs a
+    file using ``lab`` starts a lab of its own.)"""
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.docker)
-            group = item.path.stem
-            compose = getattr(item, "callspec", None) and item.callspec.params.get("two_labs")
-            item.add_marker(pytest.mark.xdist_group(f"{group}-{compose}" if compose else group))
 
 
 def need_docker() -> None:
