@@ -448,9 +448,9 @@ def wait_ready(lab: str, services: list[str] | None = None, timeout: float = 180
     Ready means: the container runs and its healthcheck command (see :func:`probe_command`)
     succeeds when run now with ``docker exec``.  Every host is probed in parallel, first after
     *pause* seconds, then less often up to every half second, so the lab is ready as soon as
-    its slowest server listens -- Docker's own
-    healthcheck runs rarely (compose.yaml), which keeps an idle lab cheap.  A host that stops
-    is reported with its last log lines; after *timeout* seconds, those still not ready.
+    its slowest server listens -- while Docker's own healthcheck runs rarely (compose.yaml),
+    which keeps an idle lab cheap.  A host that stops is reported with its last log lines;
+    after *timeout* seconds, those still not ready.
     """
     started = time.monotonic()
     deadline = started + timeout
