@@ -49,3 +49,13 @@ def test_socklab_compose_picks_v1_or_v2_and_says_when_it_is_missing(tmp_path, mo
     run = lab_tool_in(bin_ / "e", "docker", compose="v3")
     assert run.returncode == 1
     assert run.stderr.strip() == "socklab: SOCKLAB_COMPOSE='v3': use v1 (docker-compose) or v2 (docker compose)."
+
+
+def test_the_readiness_probe_is_the_healthcheck_docker_was_given():
+    from labharness import load_tools_lab
+    probe = load_tools_lab().probe_command
+    assert probe({"Config": {"Healthcheck": {"Test": ["CMD", "lab-probe", "tcp", "21"]}}}) == ["lab-probe", "tcp", "21"]
+    assert probe({"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "lab-probe udp 8888"]}}}) == [
+        "/bin/sh", "-c", "lab-probe udp 8888"]
+    assert probe({"Config": {"Healthcheck": {"Test": ["NONE"]}}}) is None
+    assert probe({"Config": {"Image": "x"}}) is None        # no healthcheck: running is ready
