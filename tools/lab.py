@@ -396,7 +396,15 @@ def build(hosts: list[str] | None = None) -> None:
 def containers(lab: str) -> list[dict]:
     ids = output(["docker", "ps", "-aq", "--filter",
                   f"label=com.docker.compose.project={project_name(lab)}"]).split()
-    return json.loads(output(["docker", "inspect", *ids])) if ids else []
+    return inspect_containers(ids)
+
+
+def inspect_containers(ids: list[str]) -> list[dict]:
+    """`docker inspect` of the containers *ids* that still exist (one may go meanwhile)."""
+    if not ids:
+        return []
+    res = subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True)
+    return json.loads(res.stdout or "[]")
 
 
 def probe_command(container: dict) -> list[str] | None:
@@ -591,8 +599,7 @@ def _compress(published: list[str]) -> str:
 def clashing_lab(lab: str) -> str | None:
     """Another running lab (or anything else) that publishes a port in this lab's block."""
     prefix = port_prefix(lab)
-    ids = output(["docker", "ps", "-q"]).split()
-    for c in json.loads(output(["docker", "inspect", *ids])) if ids else []:
+    for c in inspect_containers(output(["docker", "ps", "-q"]).split()):
         owner = c["Config"]["Labels"].get("com.docker.compose.project", c["Name"].lstrip("/"))
         if owner == project_name(lab):
             continue

@@ -1,7 +1,7 @@
 """tools/install.py on a real fresh Debian: a throw-away container of the lab's base image.
 
 socklab/base:bookworm is Debian bookworm minbase with python3 and apt-get, and without make,
-mmdebstrap or python3-venv -- what a fresh machine lacks.  The container has no network, so
+mmdebstrap, python3-venv or a Docker Compose -- what a fresh machine lacks.  The container has no network, so
 nothing is installed there: only what is found missing and the command a user is told.
 """
 
@@ -43,16 +43,18 @@ def reported(out: str, kind: str) -> list[str]:
 def test_check_finds_what_make_lab_and_make_test_lack(fresh_debian):
     res = fresh_debian("--check", "lab", "test")
     assert res.returncode == 1, res.stdout + res.stderr
-    assert sorted(reported(res.stdout, "missing")) == ["mmdebstrap", "python3-venv"]
+    assert sorted(reported(res.stdout, "missing")) == ["compose-v2", "docker-compose", "mmdebstrap", "python3-venv"]
     assert reported(res.stdout, "present") == []
     assert res.stdout.splitlines()[-1] == ("socklab: to install what is missing, run: "
-                                           "apt-get install -y mmdebstrap python3-venv")
+                                           "apt-get install -y mmdebstrap python3-venv docker-compose")
+    assert "socklab: to install compose-v2, run as root: python3 tools/install.py compose-v2" in res.stdout
 
 
 def test_check_everything_also_finds_make_missing(fresh_debian):
     res = fresh_debian("--check")
     assert res.returncode == 1, res.stdout + res.stderr
-    assert sorted(reported(res.stdout, "missing")) == ["make", "mmdebstrap", "python3-venv"]
+    assert sorted(reported(res.stdout, "missing")) == ["compose-v2", "docker-compose", "make", "mmdebstrap",
+                                                       "python3-venv"]
 
 
 def test_not_root_is_told_the_exact_command(fresh_debian):
@@ -60,5 +62,5 @@ def test_not_root_is_told_the_exact_command(fresh_debian):
     assert res.returncode == 1
     assert res.stdout == ""
     [line] = res.stderr.splitlines()
-    assert line.startswith("socklab: make lab and make test needs mmdebstrap python3-venv (")
-    assert "run: su -c 'apt-get install -y mmdebstrap python3-venv'" in line     # no sudo in the image
+    assert line.startswith("socklab: make lab and make test needs mmdebstrap python3-venv docker-compose (")
+    assert "run: su -c 'apt-get install -y mmdebstrap python3-venv docker-compose'" in line     # no sudo in the image

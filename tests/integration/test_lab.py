@@ -87,15 +87,16 @@ def test_lab_ca_is_trusted_in_the_client(lab):
     assert verify.ok, verify
 
 
-def test_every_host_is_ready_and_docker_agrees_in_time(lab):
+def test_every_host_is_ready_and_docker_checks_the_same_rarely(lab):
     """Every host runs and passes its healthcheck's probe now (tools/lab.py's readiness);
-    Docker's own, rare healthcheck says the same: never "unhealthy"."""
-    assert lab.tools.wait_ready(lab.name, timeout=10) < 10
+    Docker was given that same probe, to run once a minute only (an idle lab stays cheap)."""
+    assert lab.tools.wait_ready(lab.name, timeout=60) < 60
     for name in lab.services:
         c = lab.container(name)
         assert c.attrs["State"]["Status"] == "running", name
-        assert c.attrs["State"].get("Health", {}).get("Status", "healthy") in ("starting", "healthy"), name
         probe = lab.tools.probe_command(c.attrs)
         assert (probe is None) == (name == "client"), (name, probe)
         if probe:
+            assert probe[0] == "lab-probe", (name, probe)
             assert lab.exec(name, probe).ok, name
+            assert c.attrs["Config"]["Healthcheck"]["Interval"] >= 60e9, name
