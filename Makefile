@@ -4,7 +4,6 @@
 PYTHON ?= python3
 LAB_TOOL := $(PYTHON) tools/lab.py
 VENV := .venv
-export TESTCONTAINERS_RYUK_DISABLED := true
 export DOCKER_BUILDKIT := 0
 
 .PHONY: help lab down clean logs shell map check images test unit integration bench chaos venv impair heal capture ladder k8s \
@@ -85,11 +84,16 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# tests run in 4 processes, a test file at a time each: the labs' tests mostly wait on
+# containers, so they overlap well even on 2 cores (PYTEST_WORKERS=0: all in one process)
+PYTEST_WORKERS ?= 4
+PYTEST := $(VENV)/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: $(VENV)/.installed  ## run every test: unit tests, then the lab across containers
-	$(VENV)/bin/pytest tests
+	$(PYTEST) tests
 
 unit: $(VENV)/.installed  ## the unit tests only (no Docker)
-	$(VENV)/bin/pytest tests/unit
+	$(PYTEST) tests/unit
 
 integration: $(VENV)/.installed  ## the integration tests only
-	$(VENV)/bin/pytest tests/integration
+	$(PYTEST) tests/integration

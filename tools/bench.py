@@ -710,7 +710,7 @@ class Bench:
         progress(f"  restarting tcp-server: TCP_SERVER_CONCURRENT={'1' if concurrent else ''}")
         env = self.lab_env(self.lab, TCP_SERVER_CONCURRENT="1" if concurrent else "")
         sh([sys.executable, str(ROOT / "tools" / "lab.py"), "compose", "up", "-d", "tcp-server"], env=env)
-        labtool.wait_healthy(self.lab, timeout=60)
+        labtool.wait_ready(self.lab, timeout=60)
         self.refresh_hosts()
         self.sampler.watch(self.sampled())
         logs = sh(["docker", "logs", self.hosts["tcp-server"]["Id"]], check=False)

@@ -199,8 +199,12 @@ class Chaos:
             c = json.loads(sh(["docker", "inspect", self.hosts[host]["Id"]]).stdout)[0]
             if restarted is None and c["State"]["StartedAt"] != before and c["State"]["Status"] == "running":
                 restarted = time.monotonic() - t0
-            if restarted is not None and c["State"].get("Health", {}).get("Status") in (None, "healthy"):
-                healthy = time.monotonic() - t0
+            if restarted is not None:       # ready: its healthcheck's probe passes (tools/lab.py)
+                try:
+                    labtool.wait_ready(self.lab, [host], timeout=max(1.0, deadline - time.monotonic()))
+                    healthy = time.monotonic() - t0
+                except labtool.LabError:
+                    pass
                 break
             time.sleep(0.2)
         answer = self.load("check", "--target", target, "--retry", "--seconds", "30", timeout=60) \

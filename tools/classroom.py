@@ -455,12 +455,16 @@ def compose(record: LabRecord, *args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def lab_state(record: LabRecord) -> tuple[int, int]:
-    """(hosts ready, hosts there) of a student's lab: ready = running, and healthy if checked."""
+    """(hosts ready, hosts there) of a student's lab: ready = running, and not found unhealthy.
+
+    Docker's own healthcheck runs rarely (compose.yaml): until its first run a host is
+    "starting", which says nothing yet; `make class` itself waits by probing
+    (tools/lab.py's ``wait_ready``)."""
     ready = 0
     found = _lab().containers(record.id)
     for c in found:
         state = c["State"]
-        if state["Status"] == "running" and state.get("Health", {}).get("Status") in (None, "healthy"):
+        if state["Status"] == "running" and state.get("Health", {}).get("Status") != "unhealthy":
             ready += 1
     return ready, len(found)
 
@@ -492,7 +496,7 @@ def start_one(record: LabRecord, timeout: float = 300.0) -> None:
         raise ClassError(_("lab {id}: compose could not start it: {error}").format(
             id=record.id, error=(res.stderr.strip().splitlines() or ["?"])[-1]))
     try:
-        _lab().wait_healthy(record.id, timeout=timeout)
+        _lab().wait_ready(record.id, timeout=timeout)
     except _lab().LabError as exc:
         raise ClassError(f"lab {record.id}: {exc}") from None
     deadline = time.monotonic() + 60

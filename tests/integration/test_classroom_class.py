@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from topology import ROOT
+from labharness import ROOT
 
 TOOL = [sys.executable, str(ROOT / "tools" / "classroom.py")]
 HOSTS = ["tcp-server", "udp-server", "ss-server", "unix-server", "ftp", "ftp-backup", "mail", "news",

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from socklab.check.tasks import TASKS
-from topology import ROOT
+from labharness import ROOT
 
 EXERCISES = ROOT / "workspace" / "exercises"
 SOLUTIONS = ROOT / "tests" / "exercises"

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from topology import ROOT
+from labharness import ROOT
 
 GUIDES = [ROOT / "docs" / "guide.md", ROOT / "docs" / "guide.zh-CN.md"]
 BLOCK = re.compile(r"^```python run[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from topology import ROOT
+from labharness import ROOT
 
 # Round trips to the UDP timestamp server, from the client host: up to 16 datagrams in flight,
 # each answered or given up after TIMEOUT seconds; the whole run stops after 60 s anyway.

@@ -1,7 +1,8 @@
 """tools/install.py on a real fresh Debian: a throw-away container of the lab's base image.
 
 socklab/base:bookworm is Debian bookworm minbase with python3 and apt-get, and without make,
-mmdebstrap, python3-venv, podman (and its pieces) or python3-yaml -- what a fresh machine lacks.  The container has no network, so
+mmdebstrap, python3-venv, a Docker Compose, podman (and its pieces) or python3-yaml -- what a
+fresh machine lacks.  The container has no network, so
 nothing is installed there: only what is found missing and the command a user is told.
 """
 
@@ -11,7 +12,7 @@ import subprocess
 
 import pytest
 
-from topology import ROOT
+from labharness import ROOT
 
 IMAGE = "socklab/base:bookworm"
 PODMAN = ["podman", "catatonit", "netavark", "aardvark-dns"]      # for the Kubernetes test
@@ -44,17 +45,20 @@ def reported(out: str, kind: str) -> list[str]:
 def test_check_finds_what_make_lab_and_make_test_lack(fresh_debian):
     res = fresh_debian("--check", "lab", "test")
     assert res.returncode == 1, res.stdout + res.stderr
-    assert sorted(reported(res.stdout, "missing")) == sorted(["mmdebstrap", "python3-venv", *PODMAN])
+    assert sorted(reported(res.stdout, "missing")) == sorted(["mmdebstrap", "python3-venv", "docker-compose",
+                                                              "compose-v2", *PODMAN])
     assert reported(res.stdout, "present") == []
     assert res.stdout.splitlines()[-1] == ("socklab: to install what is missing, run: "
-                                           "apt-get install -y mmdebstrap python3-venv " + " ".join(PODMAN))
+                                           "apt-get install -y mmdebstrap python3-venv docker-compose "
+                                           + " ".join(PODMAN))
+    assert "socklab: to install compose-v2, run as root: python3 tools/install.py compose-v2" in res.stdout
 
 
 def test_check_everything_also_finds_make_missing(fresh_debian):
     res = fresh_debian("--check")
     assert res.returncode == 1, res.stdout + res.stderr
-    assert sorted(reported(res.stdout, "missing")) == sorted(["make", "mmdebstrap", "python3-venv", *PODMAN,
-                                                              "python3-yaml"])
+    assert sorted(reported(res.stdout, "missing")) == sorted(["make", "mmdebstrap", "python3-venv", "docker-compose",
+                                                              "compose-v2", *PODMAN, "python3-yaml"])
 
 
 def test_not_root_is_told_the_exact_command(fresh_debian):
@@ -62,6 +66,6 @@ def test_not_root_is_told_the_exact_command(fresh_debian):
     assert res.returncode == 1
     assert res.stdout == ""
     [line] = res.stderr.splitlines()
-    needed = " ".join(["mmdebstrap", "python3-venv", *PODMAN])
+    needed = " ".join(["mmdebstrap", "python3-venv", "docker-compose", *PODMAN])   # the Debian packages come first
     assert line.startswith(f"socklab: make lab and make test needs {needed} (")
     assert f"run: su -c 'apt-get install -y {needed}'" in line     # no sudo in the image

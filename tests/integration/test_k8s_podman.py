@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from topology import load_tools_lab
+from labharness import load_tools_lab
 
 STAMP = r"\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] "
 READY_WITHIN = 180          # seconds for every pod to pass its readiness probes

@@ -1,19 +1,29 @@
-"""`make lab` itself: two labs side by side through Compose, each fully separate."""
+"""`make lab` itself: two labs side by side through Compose, each fully separate.
 
+Every test runs twice: under Compose v1 (``docker-compose``) and v2 (``docker compose``),
+chosen with ``SOCKLAB_COMPOSE``.  A Compose that is missing fails these tests (never a skip):
+``python3 tools/install.py test`` installs both.
+"""
+
+import concurrent.futures
 import json
 import os
 import subprocess
 import uuid
 
 import pytest
-from topology import ROOT, load_tools_lab
+from labharness import ROOT, load_tools_lab
 
 tools = load_tools_lab()
 
 
-def lab_tool(lab: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LAB": lab}
+COMPOSES = {"v1": "1.", "v2": "2."}     # SOCKLAB_COMPOSE, and the version it labels containers with
+
+
+def lab_tool(lab: str, *args: str, check: bool = True, compose: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "LAB": lab, "SOCKLAB_COMPOSE": compose or COMPOSE_OF[lab]}
     env.pop("LAB_PORT_PREFIX", None)
+    env.pop("LAB_WORKSPACE", None)
     result = subprocess.run(["python3", str(ROOT / "tools" / "lab.py"), *args], env=env,
                             capture_output=True, text=True, timeout=600)
     if check:
@@ -25,16 +35,35 @@ def inspect(lab: str) -> list[dict]:
     return tools.containers(lab)
 
 
-@pytest.fixture(scope="module")
-def two_labs():
+COMPOSE_OF: dict[str, str] = {}         # lab name -> the Compose its tests use
+
+
+@pytest.fixture(scope="module", params=sorted(COMPOSES))
+def two_labs(request):
+    """Two labs started at once by ``make lab`` under one Compose; cleaned afterwards."""
+    compose = request.param
+    if not tools.compose_available(compose):
+        pytest.fail(f"Compose {compose} is not installed: run `python3 tools/install.py test` (as root)",
+                    pytrace=False)
     names = [f"t{uuid.uuid4().hex[:6]}", f"t{uuid.uuid4().hex[:6]}"]
-    if tools.port_prefix(names[0]) == tools.port_prefix(names[1]):
-        names[1] += "x"
+    while tools.port_prefix(names[0]) == tools.port_prefix(names[1]):
+        names[1] = f"t{uuid.uuid4().hex[:6]}"
+    COMPOSE_OF.update(dict.fromkeys(names, compose))
     try:
-        yield names, [lab_tool(name, "up") for name in names]
+        lab_tool(names[0], "build")         # once, before the two start at the same time
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            ups = list(pool.map(lambda name: lab_tool(name, "up"), names))
+        yield names, ups
     finally:
         for name in names:
             lab_tool(name, "clean", check=False)
+
+
+def test_the_chosen_compose_made_the_lab(two_labs):
+    names, _ = two_labs
+    for name in names:
+        versions = {c["Config"]["Labels"]["com.docker.compose.version"] for c in inspect(name)}
+        assert len(versions) == 1 and versions.pop().startswith(COMPOSES[COMPOSE_OF[name]]), (name, versions)
 
 
 def test_two_labs_come_up_side_by_side(two_labs):

@@ -61,16 +61,14 @@ def pop3_number(lab, subject: str, user: str = "bob") -> int | None:
 
 
 def mail_healthy_again(lab, started_before: str, timeout: float = 60) -> None:
-    """Wait for the mail container to have started anew, then to be healthy."""
-    container = lab.container("mail")
+    """Wait for the mail container to have started anew, then to be ready."""
     deadline = time.monotonic() + timeout
     while True:
-        container.reload()
-        if container.attrs["State"]["StartedAt"] != started_before:
+        if lab.container("mail").attrs["State"]["StartedAt"] != started_before:
             break
         assert time.monotonic() < deadline, "the mail host did not restart"
         time.sleep(0.2)
-    lab.wait_healthy("mail")
+    lab.wait_ready("mail")
 
 
 # --------------------------------------------------------------------------- round trips

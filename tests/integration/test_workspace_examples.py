@@ -3,7 +3,7 @@
 import re
 import uuid
 
-from topology import ROOT
+from labharness import ROOT
 
 
 def example(lab, name: str, *args: str):

@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from topology import ROOT
+from labharness import ROOT
 from socklab.roster import Student
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from topology import ROOT
+from labharness import ROOT
 
 spec = importlib.util.spec_from_file_location("socklab_tools_impair_test", ROOT / "tools" / "impair.py")
 impair = importlib.util.module_from_spec(spec)

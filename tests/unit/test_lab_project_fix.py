@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from topology import ROOT, load_tools_lab
+from labharness import ROOT, load_tools_lab
 
 tools = load_tools_lab()
 

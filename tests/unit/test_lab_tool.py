@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from topology import ROOT
+from labharness import ROOT
 
 
 def test_a_bad_lab_name_is_one_line_not_a_traceback():
@@ -13,3 +13,49 @@ def test_a_bad_lab_name_is_one_line_not_a_traceback():
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines() == ["socklab: LAB='x y': use letters, digits, '-' or '_' (up to 31 characters)."]
+
+
+def lab_tool_in(tmp_path, *programs: str, compose: str):
+    """tools/lab.py's `compose version` with only *programs* on PATH, each a fake that prints its name."""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for name in programs:
+        fake = bin_ / name
+        fake.write_text(f"#!/bin/sh\necho {name} \"$@\"\n")
+        fake.chmod(0o755)
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "lab.py"), "compose", "version"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": str(bin_), "SOCKLAB_COMPOSE": compose, "SOCKLAB_LANG": "en"})
+
+
+def test_socklab_compose_picks_v1_or_v2_and_says_when_it_is_missing(tmp_path, monkeypatch):
+    # a fake docker (engine answers, `docker compose` works) and a fake docker-compose
+    bin_ = tmp_path
+    (bin_ / "a").mkdir()
+    run = lab_tool_in(bin_ / "a", "docker", "docker-compose", compose="v1")
+    assert run.returncode == 0 and run.stdout.startswith("docker-compose -p "), run
+    (bin_ / "b").mkdir()
+    run = lab_tool_in(bin_ / "b", "docker", "docker-compose", compose="v2")
+    assert run.returncode == 0 and run.stdout.startswith("docker compose -p "), run
+    (bin_ / "c").mkdir()
+    run = lab_tool_in(bin_ / "c", "docker", "docker-compose", compose="")       # both there: v2
+    assert run.stdout.startswith("docker compose -p "), run
+    (bin_ / "d").mkdir()
+    run = lab_tool_in(bin_ / "d", "docker", compose="v1")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == ("socklab: SOCKLAB_COMPOSE=v1, but `docker-compose` is not installed "
+                                  "(as root, `python3 tools/install.py test` installs both Composes).")
+    (bin_ / "e").mkdir()
+    run = lab_tool_in(bin_ / "e", "docker", compose="v3")
+    assert run.returncode == 1
+    assert run.stderr.strip() == "socklab: SOCKLAB_COMPOSE='v3': use v1 (docker-compose) or v2 (docker compose)."
+
+
+def test_the_readiness_probe_is_the_healthcheck_docker_was_given():
+    from labharness import load_tools_lab
+    probe = load_tools_lab().probe_command
+    assert probe({"Config": {"Healthcheck": {"Test": ["CMD", "lab-probe", "tcp", "21"]}}}) == ["lab-probe", "tcp", "21"]
+    assert probe({"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "lab-probe udp 8888"]}}}) == [
+        "/bin/sh", "-c", "lab-probe udp 8888"]
+    assert probe({"Config": {"Healthcheck": {"Test": ["NONE"]}}}) is None
+    assert probe({"Config": {"Image": "x"}}) is None        # no healthcheck: running is ready
