@@ -67,7 +67,7 @@ OUT = ROOT / "k8s" / "out"
 KEPT = "accounts.keep"
 
 ENTRY_HOST = "client"               # the host students enter (over SSH); its pod is named after it
-DEFAULT_SSH_PORT = 2222             # the client's sshd, when compose.yaml names no port of its own
+DEFAULT_SSH_PORT = 2222             # the client's sshd, when neither its sshd_config nor compose.yaml names one
 WORKSPACE = "./workspace"           # the one bind mount that means something in a cluster: the student's files
 NAMESPACE_PREFIX = "socklab-"
 APP = "socklab"
@@ -502,7 +502,8 @@ SERVICE_KEYS: dict[str, Callable[[Host, object, Context], None]] = {
     "user": _user,                            # runAsUser/runAsGroup, numeric, from the image's Dockerfile
     "working_dir": _working_dir,              # workingDir
     "hostname": _hostname,                    # the pod's hostname
-    "volumes": _volumes,                      # PVC, emptyDir shared in one pod, or the workspace PVC
+    "volumes": _volumes,                      # PVC, emptyDir shared in one pod, the workspace PVC, or a
+                                              # Secret (the class overlay's files of the student)
     "tmpfs": _tmpfs,                          # emptyDir in memory
     "ports": _ports,                          # containerPorts and the Service's ports (not published)
     "expose": _expose,                        # the same

@@ -390,6 +390,26 @@ def test_host_key_and_password_hash_stay_the_same_on_a_rerun(pki, tmp_path):
     assert secret(other, "ssh", "ssh_host_ed25519_key") != secret(first["alice"], "ssh", "ssh_host_ed25519_key")
 
 
+def test_the_overlay_merges_as_compose_merges_override_files():
+    base = {"services": {"client": {"command": ["sleep", "infinity"], "ports": ["1:1"], "environment": {"A": "1"},
+                                    "volumes": ["./workspace:/w", "old:/etc/x"]}}}
+    merged = k8s.merge(base, {"services": {"client": {"command": ["sshd"], "ports": ["2:2"], "environment": {"B": "2"},
+                                                      "volumes": ["/new:/etc/x:ro"]}}})
+    assert merged["services"]["client"] == {"command": ["sshd"], "ports": ["1:1", "2:2"],
+                                            "environment": {"A": "1", "B": "2"},
+                                            "volumes": ["./workspace:/w", "/new:/etc/x:ro"]}
+    assert base["services"]["client"]["command"] == ["sleep", "infinity"]         # the original is left alone
+    with pytest.raises(k8s.K8sError, match="the override names host nobody, which compose.yaml has not"):
+        k8s.merge(base, {"services": {"nobody": {"command": ["x"]}}})
+
+
+def test_a_bind_mount_outside_the_students_folder_is_still_refused(pki, tmp_path):
+    compose = copy.deepcopy(COMPOSE)
+    compose["services"]["client"]["volumes"].append(f"{tmp_path}:/mnt")       # the folder above the student's
+    with pytest.raises(k8s.K8sError, match=r"host client: volume .*: only named volumes and ./workspace"):
+        generate(pki, tmp_path / "state", compose)
+
+
 def test_cards_give_each_student_user_password_and_the_nodeport(pki, tmp_path):
     state = tmp_path / "state"
     manifests = generate(pki, state)
