@@ -4,7 +4,7 @@
     python3 tools/k8s.py ROSTER.csv                  # manifests under k8s/out/<student>/
     python3 tools/k8s.py ROSTER.csv --stdout | kubectl apply -f -
     python3 tools/k8s.py ROSTER.csv --image registry.example.edu/socklab/lab:2026 \\
-        --ssh-service LoadBalancer --storage-class standard
+        --ssh-service LoadBalancer --ssh-host lab.example.edu --storage-class standard
 
 compose.yaml stays the one description of the lab.  This module reads it (YAML, with
 Compose's ``${VAR:-default}`` interpolation; no Docker needed, so a teacher who has only

@@ -4,8 +4,10 @@ Every manifest is validated offline against the API schemas of a pinned Kubernet
 (``kubernetes-validate``, strict: an unknown field is an error).  The rest checks what the
 schemas cannot: that each container keeps compose.yaml's least privilege, that every host
 has a Service with its ports, that the AF_UNIX socket and the workspace are shared the way
-the README says, that only SSH comes in, that passwords are per student and kept -- and that
-a compose key the generator does not know stops it, naming the key and the host.
+the README says, that only SSH comes in -- to the client's sshd, which the class overlay
+(tools/classroom.compose.yaml) starts, with its files from per-student Secrets -- that
+passwords, host keys and cards are per student and kept, and that a compose key the
+generator does not know stops it, naming the key and the host.
 """
 
 from __future__ import annotations
