@@ -274,11 +274,38 @@ def _chown_tree(path: Path, uid: int) -> None:
             os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
 
 
-def prepare_folder(record: LabRecord) -> None:
-    """classroom/<id>/: workspace, ssh/ with a host key kept across restarts, shadow."""
-    folder = record.folder
-    if seed_workspace(ROOT / "workspace", folder / "workspace"):
-        _chown_tree(folder / "workspace", STUDENT_UID)
+def shadow_matches(text: str, record: LabRecord) -> bool:
+    """Does the shadow file *text* already give *record*'s student their password (or, without
+    one, no password at all)?  Then it is kept: a new salt would change it for nothing."""
+    line = next((ln for ln in text.splitlines() if ln.startswith("student:")), "")
+    stored = line.split(":")[1] if line.count(":") > 1 else ""
+    if not record.password:
+        return stored == "*"
+    if not stored.startswith("$6$"):
+        return False
+    salt = stored.rsplit("$", 1)[0]
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        return crypt.crypt(record.password, salt) == stored
+    except ImportError:
+        res = subprocess.run(["openssl", "passwd", "-6", "-salt", salt.split("$")[2], "-stdin"],
+                             input=record.password, capture_output=True, text=True)
+        return res.returncode == 0 and res.stdout.strip() == stored
+
+
+def write_ssh_files(record: LabRecord, folder: Path, owner: int | None = STUDENT_UID) -> None:
+    """What the client's sshd reads, in *folder*: ``ssh/`` (sshd_config, a host key made
+    once and kept, so it never changes under the students' known_hosts, authorized_keys)
+    and ``shadow`` (kept while it holds the record's password).
+
+    The files are mode 0600 (0400: shadow), owned by *owner* when running as root (the
+    student, for the bind mounts of a class lab; None leaves them the caller's).
+    tools/k8s.py puts the same files in a student's Secrets.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
     ssh = folder / "ssh"
     ssh.mkdir(mode=0o700, exist_ok=True)
     key = ssh / "ssh_host_ed25519_key"
@@ -292,14 +319,30 @@ def prepare_folder(record: LabRecord) -> None:
     (ssh / "sshd_config").write_text(sshd_config(record))
     for path in ssh.iterdir():
         path.chmod(0o600)
-    _chown_tree(ssh, STUDENT_UID)
+    if owner is not None:
+        _chown_tree(ssh, owner)
     ssh.chmod(0o700)
     shadow_file = folder / "shadow"
-    if not shadow_file.exists() or record.password == "" or "student:*" in shadow_file.read_text():
+    if not shadow_file.exists() or not shadow_matches(shadow_file.read_text(), record):
+        shadow_file.unlink(missing_ok=True)
+        shadow_file.touch(mode=0o600)
         shadow_file.write_text(shadow(record))
     shadow_file.chmod(0o400)
-    if os.getuid() == 0:
-        os.chown(shadow_file, STUDENT_UID, STUDENT_UID)
+    if owner is not None and os.getuid() == 0:
+        os.chown(shadow_file, owner, owner)
+
+
+def ssh_env(folder: Path) -> dict[str, str]:
+    """The variables tools/classroom.compose.yaml mounts the files of write_ssh_files from."""
+    return {"CLASS_SSH_DIR": str(folder / "ssh"), "CLASS_SHADOW": str(folder / "shadow")}
+
+
+def prepare_folder(record: LabRecord) -> None:
+    """classroom/<id>/: workspace, ssh/ with a host key kept across restarts, shadow."""
+    folder = record.folder
+    if seed_workspace(ROOT / "workspace", folder / "workspace"):
+        _chown_tree(folder / "workspace", STUDENT_UID)
+    write_ssh_files(record, folder)
 
 
 # --------------------------------------------------------------------------- cards
@@ -315,36 +358,38 @@ def card_host() -> str:
     return bind
 
 
-def card_fields(record: LabRecord, host: str) -> list[tuple[str, str]]:
-    """What a card says: (label, value) pairs."""
-    return [(_("host:"), host), (_("port:"), str(record.ssh_port)), (_("user:"), "student"),
+def card_fields(record: LabRecord, host: str, port: str = "") -> list[tuple[str, str]]:
+    """What a card says: (label, value) pairs; *port* when it is not the record's own."""
+    port = port or str(record.ssh_port)
+    return [(_("host:"), host), (_("port:"), port), (_("user:"), "student"),
             (_("password:"), record.password or _("(your SSH key from the roster)")),
-            (_("log in:"), f"ssh -p {record.ssh_port} student@{host}")]
+            (_("log in:"), f"ssh -p {port} student@{host}")]
 
 
 def card_title(record: LabRecord) -> str:
     return _("socklab lab of {name} ({id})").format(name=record.name, id=record.id)
 
 
-def card_text(record: LabRecord, host: str) -> str:
+def card_text(record: LabRecord, host: str, port: str = "") -> str:
     """One student's card as plain text: where and how to log in."""
-    fields = card_fields(record, host)
+    fields = card_fields(record, host, port)
     width = max(len(label) for label, _value in fields) + 1
     return "\n".join([card_title(record)] + [f"  {label.ljust(width)} {value}" for label, value in fields]) + "\n"
 
 
-def cards_text(records: list[LabRecord], host: str) -> str:
+def cards_text(records: list[LabRecord], host: str, ports: dict[str, str] | None = None) -> str:
+    """Every card, cut apart by dashed lines; *ports* (id -> port) where not the records' own."""
     cut = "\n" + "-" * 60 + "\n\n"
-    return cut.join(card_text(r, host) for r in records)
+    return cut.join(card_text(r, host, (ports or {}).get(r.id, "")) for r in records)
 
 
-def cards_html(records: list[LabRecord], host: str) -> str:
+def cards_html(records: list[LabRecord], host: str, ports: dict[str, str] | None = None) -> str:
     """Every card on one printable page, cut along the dashed lines."""
     e = html.escape
     cards = []
     for r in records:
         rows = "".join(f"<tr><th>{e(label)}</th><td><code>{e(value)}</code></td></tr>"
-                       for label, value in card_fields(r, host))
+                       for label, value in card_fields(r, host, (ports or {}).get(r.id, "")))
         cards.append(f'<div class="card"><h2>{e(card_title(r))}</h2><table>{rows}</table></div>')
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>socklab</title><style>"
             "body{font-family:sans-serif}.card{display:inline-block;width:22em;margin:.5em;padding:.8em;"
@@ -441,8 +486,7 @@ def lab_env(record: LabRecord) -> dict[str, str]:
     env = lab.compose_env(record.id)
     env["LAB_PORT_PREFIX"] = str(record.prefix)
     env["LAB_WORKSPACE"] = str(record.folder / "workspace")   # the host folder compose.yaml mounts
-    env["CLASS_SSH_DIR"] = str(record.folder / "ssh")
-    env["CLASS_SHADOW"] = str(record.folder / "shadow")
+    env.update(ssh_env(record.folder))
     env["CLASS_BIND"] = os.environ.get("CLASS_BIND") or "127.0.0.1"
     return env
 

@@ -4,7 +4,7 @@
     python3 tools/k8s.py ROSTER.csv                  # manifests under k8s/out/<student>/
     python3 tools/k8s.py ROSTER.csv --stdout | kubectl apply -f -
     python3 tools/k8s.py ROSTER.csv --image registry.example.edu/socklab/lab:2026 \\
-        --ssh-service LoadBalancer --storage-class standard
+        --ssh-service LoadBalancer --ssh-host lab.example.edu --storage-class standard
 
 compose.yaml stays the one description of the lab.  This module reads it (YAML, with
 Compose's ``${VAR:-default}`` interpolation; no Docker needed, so a teacher who has only
@@ -24,7 +24,12 @@ namespace ``socklab-<id>``:
   endpoint on the client host, published by a Service of type NodePort or LoadBalancer;
 * **Secrets**: the lab CA and each server's certificate and key (from pki/, the same the
   lab image trusts), and the student's accounts with generated passwords, kept in
-  ``<out>/<id>/accounts.keep`` so that running this again keeps them.
+  ``<out>/<id>/accounts.keep`` so that running this again keeps them;
+* the **class overlay**, tools/classroom.compose.yaml, as ``make class`` applies it: the
+  client host runs sshd as the student.  Its bind mounts become Secrets (``ssh`` and
+  ``shadow``) of the files tools/classroom.py writes for a class lab, here under
+  ``<out>/<id>/`` (the host key is made once and kept there), and ``<out>/cards.txt`` tells
+  each student how to log in.
 
 Each compose key has one entry in ``SERVICE_KEYS`` (and ``HEALTHCHECK_KEYS``, ``TOP_KEYS``)
 saying what it becomes; a key without an entry is an error naming the key and the host,
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import html
 import json
 import logging
 import math
@@ -52,6 +58,7 @@ from socklab.i18n import _  # noqa: E402
 from socklab.roster import RosterError, Student, read_roster  # noqa: E402
 
 COMPOSE_FILE = ROOT / "compose.yaml"
+CLASS_OVERLAY = ROOT / "tools" / "classroom.compose.yaml"   # what `make class` adds: the client's sshd
 DOCKERFILE = ROOT / "images" / "lab" / "Dockerfile"
 PKI = ROOT / "pki"
 OUT = ROOT / "k8s" / "out"
@@ -60,7 +67,7 @@ OUT = ROOT / "k8s" / "out"
 KEPT = "accounts.keep"
 
 ENTRY_HOST = "client"               # the host students enter (over SSH); its pod is named after it
-DEFAULT_SSH_PORT = 2222             # the client's sshd, when compose.yaml names no port of its own
+DEFAULT_SSH_PORT = 2222             # the client's sshd, when neither its sshd_config nor compose.yaml names one
 WORKSPACE = "./workspace"           # the one bind mount that means something in a cluster: the student's files
 NAMESPACE_PREFIX = "socklab-"
 APP = "socklab"
@@ -77,6 +84,18 @@ log = logging.getLogger("socklab.k8s")
 
 class K8sError(Exception):
     """compose.yaml, the roster or the options cannot be turned into manifests; one line says why."""
+
+
+def _classroom():
+    """tools/classroom.py (its sshd files and cards), loaded by path as tools/lab.py's _tool() does."""
+    import importlib.util
+    key = "socklab_tools_classroom"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / "classroom.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 # --------------------------------------------------------------------------- reading compose.yaml
@@ -123,6 +142,36 @@ def load_compose(path: Path = COMPOSE_FILE, env: dict[str, str] | None = None) -
     return interpolate(data, dict(os.environ) if env is None else env)
 
 
+def merge(compose: dict, override: dict) -> dict:
+    """*compose* with an override file on top, as ``docker-compose -f a -f b`` merges them:
+    ``ports`` and ``expose`` add up, ``volumes`` replace those of the same path, mappings
+    (``environment``, ``labels``) merge, anything else is replaced."""
+    merged = {**compose, "services": dict(compose["services"])}
+    for name, extra in (override.get("services") or {}).items():
+        if name not in merged["services"]:
+            raise K8sError(_("the override names host {host}, which compose.yaml has not").format(host=name))
+        service = dict(merged["services"][name])
+        for key, value in (extra or {}).items():
+            old = service.get(key)
+            if key in ("ports", "expose") and old:
+                service[key] = list(old) + [v for v in value if v not in old]
+            elif key == "volumes" and old:
+                target = (lambda v: v.get("target") if isinstance(v, dict) else str(v).split(":")[1])
+                service[key] = [v for v in old if target(v) not in {target(n) for n in value}] + list(value)
+            elif isinstance(old, dict) and isinstance(value, dict):
+                service[key] = {**old, **value}
+            else:
+                service[key] = value
+        merged["services"][name] = service
+    return merged
+
+
+def class_lab(compose: dict, folder: Path) -> dict:
+    """The lab of a class: *compose* with tools/classroom.compose.yaml on top, its bind mounts
+    naming the sshd files of one student, in *folder* (see tools/classroom.py's write_ssh_files)."""
+    return merge(compose, load_compose(CLASS_OVERLAY, env=_classroom().ssh_env(folder)))
+
+
 def image_users(dockerfile: Path = DOCKERFILE) -> dict[str, tuple[int, int]]:
     """The users the lab image creates, name -> (uid, gid), read from its Dockerfile.
 
@@ -158,6 +207,8 @@ class Host:
     annotations: dict[str, str] = field(default_factory=dict)
     grace: int | None = None
     probe_ports: list[tuple[int, str]] = field(default_factory=list)
+    secret_mounts: list[tuple[str, str, str]] = field(default_factory=list)     # (Secret, key, path)
+    secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)          # Secret -> key -> data
 
 
 @dataclass
@@ -166,6 +217,7 @@ class Context:
 
     users: dict[str, tuple[int, int]]
     named_volumes: set[str]
+    files: Path | None = None       # the student's folder: bind mounts of files in it become Secrets
 
 
 def _duration(value, where: str) -> int:
@@ -283,9 +335,29 @@ def _volumes(host: Host, value, ctx: Context) -> None:
             host.mounts.append(("workspace", target, ro))
         elif source in ctx.named_volumes:
             host.mounts.append((source, target, ro))
+        elif ctx.files and Path(source).is_relative_to(ctx.files) and Path(source) != ctx.files:
+            _secret_mount(host, Path(source), target, ctx.files)
         else:
             raise K8sError(_("host {host}: volume {spec!r}: only named volumes and {workspace} have a "
                              "meaning in a cluster").format(host=host.name, spec=spec, workspace=WORKSPACE))
+
+
+def _secret_mount(host: Host, source: Path, target: str, folder: Path) -> None:
+    """A bind mount of the student's own files: a Secret named after the file or folder
+    (``ssh``, ``shadow``), each file mounted by itself (``subPath``).
+
+    File by file, not the folder as a whole: a Secret volume is a world-writable tmpfs of
+    symbolic links, and sshd's StrictModes refuses an authorized_keys file in a folder
+    anyone may write to.  Mounted file by file, the folder is the image's (root, 0755).
+    """
+    name = source.relative_to(folder).parts[0]
+    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
+    if not source.exists() or not files:
+        raise K8sError(_("host {host}: {path} has no files to mount").format(host=host.name, path=source))
+    for path in files:
+        key = path.name
+        host.secrets.setdefault(name, {})[key] = path.read_bytes()
+        host.secret_mounts.append((name, key, f"{target.rstrip('/')}/{key}" if source.is_dir() else target))
 
 
 def _tmpfs(host: Host, value, ctx: Context) -> None:
@@ -430,7 +502,8 @@ SERVICE_KEYS: dict[str, Callable[[Host, object, Context], None]] = {
     "user": _user,                            # runAsUser/runAsGroup, numeric, from the image's Dockerfile
     "working_dir": _working_dir,              # workingDir
     "hostname": _hostname,                    # the pod's hostname
-    "volumes": _volumes,                      # PVC, emptyDir shared in one pod, or the workspace PVC
+    "volumes": _volumes,                      # PVC, emptyDir shared in one pod, the workspace PVC, or a
+                                              # Secret (the class overlay's files of the student)
     "tmpfs": _tmpfs,                          # emptyDir in memory
     "ports": _ports,                          # containerPorts and the Service's ports (not published)
     "expose": _expose,                        # the same
@@ -473,8 +546,11 @@ def translate(name: str, service: dict, ctx: Context) -> Host:
     return host
 
 
-def read_lab(compose: dict, users: dict[str, tuple[int, int]]) -> list[Host]:
-    """Every host of the lab, in compose.yaml's order, after checking the top-level keys."""
+def read_lab(compose: dict, users: dict[str, tuple[int, int]], files: Path | None = None) -> list[Host]:
+    """Every host of the lab, in compose.yaml's order, after checking the top-level keys.
+
+    Bind mounts of files in the folder *files* become Secrets; none other has a meaning.
+    """
     for key in compose:
         if key not in TOP_KEYS and not str(key).startswith("x-"):
             raise K8sError(_("compose.yaml: top-level key {key!r} has no Kubernetes translation in "
@@ -485,7 +561,7 @@ def read_lab(compose: dict, users: dict[str, tuple[int, int]]) -> list[Host]:
                 if key not in known or (key == "driver" and spec[key] != "bridge"):
                     raise K8sError(_("compose.yaml: {kind} {name}: key {key!r} has no Kubernetes "
                                      "translation in tools/k8s.py").format(kind=kind, name=name, key=key))
-    ctx = Context(users, set(compose.get("volumes") or {}))
+    ctx = Context(users, set(compose.get("volumes") or {}), files)
     return [translate(name, service or {}, ctx) for name, service in compose["services"].items()]
 
 
@@ -568,7 +644,8 @@ class Accounts:
         if student.ssh_key:
             values["SSH_AUTHORIZED_KEYS"] = student.ssh_key + "\n"
         else:
-            values["STUDENT_PASSWORD"] = password("STUDENT_PASSWORD")
+            # typed from a card: the classroom's kind of password (no 0/o, 1/l/i)
+            values["STUDENT_PASSWORD"] = kept.get("STUDENT_PASSWORD") or _classroom().new_password()
         mail = []
         for entry in lab_env.get("MAIL_ACCOUNTS", "").replace(",", " ").split():
             user = entry.split(":", 1)[0]
@@ -611,6 +688,7 @@ class Options:
     ssh_service: str = "NodePort"             # or LoadBalancer
     ssh_from: str = ""                        # a CIDR allowed to reach SSH; "" = anywhere
     storage_class: str | None = None
+    ssh_host: str = ""                        # what the cards name as the host: a node, the load balancer
 
 
 def namespace_of(student: Student) -> str:
@@ -665,6 +743,8 @@ def _container(h: Host, pod_volumes: dict[str, str], secret_keys: set[str], entr
     mounts += [{"name": f"tmp-{h.name}-{i}", "mountPath": path} for i, path in enumerate(h.tmpfs)]
     if entry or f"{h.name}.key" in tls:
         mounts.append({"name": f"tls-{h.name}", "mountPath": "/etc/socklab/tls", "readOnly": True})
+    mounts += [{"name": f"secret-{name}", "mountPath": path, "subPath": key, "readOnly": True}
+               for name, key, path in h.secret_mounts]
     if mounts:
         c["volumeMounts"] = mounts
     return c
@@ -695,6 +775,10 @@ def student_manifests(student: Student, hosts: list[Host], accounts: Accounts, t
     out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                 "metadata": _meta("lab-tls", ns, _labels_for(student)),
                 "data": {k: _b64(v) for k, v in sorted(tls.items())}})
+    for name, data in sorted({n: d for h in hosts for n, d in h.secrets.items()}.items()):
+        out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": _meta(name, ns, _labels_for(student)),
+                    "data": {k: _b64(v) for k, v in sorted(data.items())}})
     shared = shared_volumes(hosts)
     workspace_pod = next((lead for lead, members in pods(hosts).items()
                           if any(m[0] == "workspace" and not m[2] for h in members for m in h.mounts)), None)
@@ -726,6 +810,11 @@ def student_manifests(student: Student, hosts: list[Host], accounts: Accounts, t
                 volumes.append({"name": f"tls-{h.name}", "secret": {
                     "secretName": "lab-tls", "defaultMode": 0o440, "optional": False,
                     "items": [{"key": k, "path": k} for k in items]}})
+            # sshd's files: root's, readable by the pod's fsGroup (the student's group); sshd
+            # refuses a host key group-readable only when the key is its own user's
+            for name in dict.fromkeys(n for n, _key, _path in h.secret_mounts):
+                volumes.append({"name": f"secret-{name}", "secret": {
+                    "secretName": name, "defaultMode": 0o440, "optional": False}})
         # a pod has one network namespace: its hosts' sysctls hold for all of them (the client
         # thus gets ip_unprivileged_port_start=0 beside unix-server, as Docker gives every container)
         sysctls: dict[str, str] = {}
@@ -827,21 +916,28 @@ def network_policies(student: Student, ssh_port: int, opts: Options) -> list[dic
 
 
 def ssh_port_of(hosts: list[Host]) -> int:
-    """The client's sshd port: the first TCP port compose.yaml gives the client (ports,
-    expose, or what its healthcheck probes), else 2222."""
+    """The client's sshd port: the ``Port`` of its sshd_config (the class overlay's), else
+    the first TCP port compose.yaml gives the client (ports, expose, or what its
+    healthcheck probes), else 2222."""
     entry = next((h for h in hosts if h.name == ENTRY_HOST), None)
     if entry is None:
         raise K8sError(_("compose.yaml has no host {host} for students to enter").format(host=ENTRY_HOST))
+    for files in entry.secrets.values():
+        m = re.search(rb"^Port (\d+)", files.get("sshd_config", b""), re.M)
+        if m:
+            return int(m.group(1))
     tcp = [p for p, proto in entry.ports + entry.probe_ports if proto == "TCP"]
     return tcp[0] if tcp else DEFAULT_SSH_PORT
 
 
 def generate(students: list[Student], compose: dict, *, users: dict[str, tuple[int, int]], pki: Path,
              state: Path, opts: Options) -> dict[str, list[dict]]:
-    """Student id -> the objects of that student's lab.  Passwords are kept under *state*/<id>/."""
+    """Student id -> the objects of that student's lab (compose.yaml with the class overlay).
+
+    Passwords, sshd's files and host key are kept under *state*/<id>/.
+    """
     hosts = read_lab(compose, users)
     tls = tls_files(pki, hosts)
-    ssh_port = ssh_port_of(hosts)
     seen: dict[str, str] = {}
     for s in students:
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace_of(s)):
@@ -852,13 +948,64 @@ def generate(students: list[Student], compose: dict, *, users: dict[str, tuple[i
                 a=seen[namespace_of(s)], b=s.id, ns=namespace_of(s)))
         seen[namespace_of(s)] = s.id
     lab_env = {var["name"]: var["value"] for h in hosts for var in h.container.get("env", [])}
+    classroom = _classroom()
     result = {}
     for s in students:
-        kept = state / s.id / KEPT
+        folder = state / s.id
+        kept = folder / KEPT
         accounts = Accounts.load_or_make(kept, lab_env, s)
         accounts.save(kept)
-        result[s.id] = student_manifests(s, hosts, accounts, tls, ssh_port, opts)
+        try:
+            classroom.write_ssh_files(ssh_record(s, accounts), folder, owner=None)
+        except classroom.ClassError as exc:
+            raise K8sError(str(exc)) from None
+        student_hosts = read_lab(class_lab(compose, folder.resolve()), users, files=folder.resolve())
+        result[s.id] = student_manifests(s, student_hosts, accounts, tls, ssh_port_of(student_hosts), opts)
     return result
+
+
+def ssh_record(student: Student, accounts: "Accounts"):
+    """The classroom's record of *student*'s SSH login: password (or key), no port block of its own."""
+    return _classroom().LabRecord(student.id, student.name, 0, accounts.values.get("STUDENT_PASSWORD", ""),
+                                  student.ssh_key)
+
+
+def write_cards(manifests: dict[str, list[dict]], students: list[Student], state: Path,
+                opts: Options) -> tuple[Path, Path]:
+    """<state>/cards.txt and cards.html: a card per student to hand out, as `make class` writes.
+
+    The port is the one of the Service client-ssh: a NodePort, which the cluster picks at
+    `kubectl apply` (the cards say where to read it), or on a LoadBalancer's address the
+    sshd port.  ``--ssh-host`` names the host, else the cards say where to find it.
+    """
+    classroom = _classroom()
+    records, ports = [], {}
+    for s in students:
+        records.append(ssh_record(s, Accounts.load_or_make(state / s.id / KEPT, {}, s)))
+        [service] = [o for o in manifests[s.id] if o["kind"] == "Service"
+                     and o["metadata"]["name"] == f"{ENTRY_HOST}-ssh"]
+        ports[s.id] = "NODEPORT" if opts.ssh_service == "NodePort" else str(service["spec"]["ports"][0]["port"])
+    notes = []
+    if opts.ssh_service == "NodePort":
+        host = opts.ssh_host or "NODE"
+        notes.append(_("NODEPORT: the port that `kubectl get service -n socklab-<id> client-ssh` shows "
+                       "after `kubectl apply` (30000-32767)."))
+        if not opts.ssh_host:
+            notes.append(_("NODE: the address of any node of the cluster."))
+    else:
+        host = opts.ssh_host or "LOADBALANCER"
+        if not opts.ssh_host:
+            notes.append(_("LOADBALANCER: the EXTERNAL-IP that `kubectl get service -n socklab-<id> "
+                           "client-ssh` shows after `kubectl apply`."))
+    text = "".join(n + "\n" for n in notes) + ("\n" if notes else "") + classroom.cards_text(records, host, ports)
+    page = classroom.cards_html(records, host, ports).replace(
+        "<body>\n", "<body>\n" + "".join(f"<p>{html.escape(n)}</p>\n" for n in notes), 1)
+    state.mkdir(parents=True, exist_ok=True)
+    text_path, html_path = state / "cards.txt", state / "cards.html"
+    for path, body in ((text_path, text), (html_path, page)):
+        path.touch(mode=0o600)
+        path.write_text(body)
+    return text_path, html_path
 
 
 def dump(objects: list[dict]) -> str:
@@ -908,6 +1055,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=_("how the students' SSH endpoints are published (default: NodePort)"))
     parser.add_argument("--ssh-from", default="", help=_("only this CIDR may connect over SSH (default: anyone)"))
     parser.add_argument("--storage-class", help=_("the storage class of the volumes (default: the cluster's)"))
+    parser.add_argument("--ssh-host", default="", help=_("the host name the students' cards give: a node's "
+                                                          "address, or the load balancer's"))
     args = parser.parse_args(argv)
     if not args.roster:
         print("socklab: " + _("name the class roster: make k8s ROSTER=class.csv (columns: student id, name, "
@@ -916,8 +1065,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         students = read_roster(args.roster)
         opts = Options(image=args.image, ssh_service=args.ssh_service, ssh_from=args.ssh_from,
-                       storage_class=args.storage_class)
+                       storage_class=args.storage_class, ssh_host=args.ssh_host)
         manifests = generate(students, load_compose(), users=image_users(), pki=PKI, state=args.out, opts=opts)
+        text_path, _html_path = write_cards(manifests, students, args.out, opts)
     except (RosterError, K8sError) as exc:
         print(f"socklab: {exc}", file=sys.stderr)
         return 1
@@ -931,6 +1081,7 @@ def main(argv: list[str] | None = None) -> int:
         write(manifests, args.out)
         log.info(_("wrote the labs of {count} students under {out}; apply with: kubectl apply -R -f {out}").format(
             count=len(manifests), out=args.out))
+    log.info(_("cards for the students: {cards}").format(cards=text_path))
     return 0
 
 

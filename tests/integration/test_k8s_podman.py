@@ -16,10 +16,16 @@ Deployments (each pod template is played as a Pod named after its host, since po
 network resolves pod names), Services, NetworkPolicies, Namespaces, resource limits,
 the sysctl ``net.ipv4.ip_unprivileged_port_start`` (podman 4.3 ignores a pod's sysctls: this
 test's podman configuration sets it), Secret ``items`` and ``defaultMode`` (podman mounts
-every key), and the probes (podman runs them with systemd, absent here: this test runs each
+every key), ``subPath`` on a Secret volume (podman 4.3 mounts the whole volume there:
+each such file is mounted from a file of this test instead, made as a kubelet makes it --
+the key's data, owned by root, group fsGroup, mode defaultMode), and the probes (podman runs them with systemd, absent here: this test runs each
 readinessProbe's command itself until it passes), and containerPorts (podman 4.3 would
 publish each on this machine, so they are left out: every port of a pod is reachable on the
 network anyway).
+
+The client's sshd (the class overlay) is reached as a student would, with ``ssh`` and the
+generated password, at the client pod's address on the podman network (Services, and so
+NodePorts, are not played by podman).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -78,6 +86,8 @@ class PodmanLab:
             elif o["kind"] == "Deployment":
                 template = copy.deepcopy(o["spec"]["template"])
                 spec = template["spec"]
+                self._secret_files_for_podman(spec, {o["metadata"]["name"]: o for o in manifests
+                                                     if o["kind"] == "Secret"})
                 for volume in spec.get("volumes", []):
                     if "persistentVolumeClaim" in volume:
                         claim = volume["persistentVolumeClaim"]
@@ -96,6 +106,34 @@ class PodmanLab:
                                 "metadata": {"name": o["metadata"]["name"], "labels": template["metadata"]["labels"]},
                                 "spec": spec})
         return objects
+
+    def _secret_files_for_podman(self, spec: dict, secrets: dict[str, dict]) -> None:
+        """Each ``subPath`` mount of a Secret volume as a ``hostPath`` file of this test: what a
+        kubelet bind-mounts there (the key's data, root's, group fsGroup, mode defaultMode)."""
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        group = spec.get("securityContext", {}).get("fsGroup", 0)
+        for c in spec["containers"]:
+            for mount in c.get("volumeMounts", []):
+                source = volumes.get(mount["name"], {}).get("secret")
+                if not source or "subPath" not in mount:
+                    continue
+                path = self.workdir / "secret-files" / source["secretName"] / mount["subPath"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(base64.b64decode(secrets[source["secretName"]]["data"][mount["subPath"]]))
+                os.chown(path, 0, group)
+                path.chmod(source.get("defaultMode", 0o644))
+                name = f"{mount['name']}-{len(volumes)}"
+                volumes[name] = {"name": name, "hostPath": {"path": str(path), "type": "File"}}
+                mount["name"] = name
+                del mount["subPath"]
+        used = {m["name"] for c in spec["containers"] for m in c.get("volumeMounts", [])}
+        spec["volumes"] = [v for v in volumes.values() if v["name"] in used]
+
+    def address(self, pod: str) -> str:
+        """The pod's address on the podman network (its infra container's)."""
+        infra = self.podman("pod", "inspect", pod, "--format", "{{.InfraContainerID}}").stdout.strip()
+        return self.podman("inspect", infra, "--format",
+                           "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}").stdout.strip()
 
     def podman(self, *args: str, check: bool = True, timeout: float = RUN_TIMEOUT, input: str | None = None):
         result = subprocess.run(["podman", "--network-backend", "netavark", *args], env=self.env,
@@ -283,3 +321,54 @@ def test_servers_run_as_in_compose(podlab):
     client = podlab.client("sh", "-c", "id -u; grep CapBnd /proc/self/status")
     assert client.stdout.split()[0] == "1000", client
     assert int(client.stdout.split()[2], 16) == (1 << 12) | (1 << 13), client    # NET_ADMIN, NET_RAW only
+
+
+def ssh_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.settimeout(2)
+            return s.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def ssh(podlab, command: str, password: str):
+    """ssh into the client pod's sshd as student, with *password* (from SSH_ASKPASS, no sshpass)."""
+    host = podlab.address("client")
+    deadline = time.monotonic() + 60
+    while not ssh_answers(host, 2222):
+        assert time.monotonic() < deadline, f"sshd does not answer on {host}:2222: " + \
+            podlab.podman("logs", "--tail", "20", podlab.container("client", "client"), check=False).stderr
+        time.sleep(0.3)
+    askpass = podlab.workdir / "askpass"
+    askpass.write_text(f"#!/bin/sh\necho '{password}'\n")
+    askpass.chmod(0o700)
+    env = {**os.environ, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"}
+    return subprocess.run(["ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                           "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20", "-o", "PubkeyAuthentication=no",
+                           "-o", "NumberOfPasswordPrompts=1", "-p", "2222", f"student@{host}", command],
+                          capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL,
+                          start_new_session=True)
+
+
+def test_a_student_logs_in_over_ssh_with_the_cards_password(podlab):
+    password = podlab.accounts["STUDENT_PASSWORD"]
+    res = ssh(podlab, "pwd; id -un; tcp-client -m hi; echo FTP=$FTP_PASSWORD", password)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[:2] == ["/home/student/workspace", "student"], res.stdout
+    assert re.fullmatch(STAMP + "hi", lines[2]), res.stdout         # from tcp-server, by its lab name
+    assert lines[3] == "FTP=" + podlab.accounts["FTP_PASSWORD"]    # the session has the client's settings
+    wrong = ssh(podlab, "id -un", password + "x")
+    assert wrong.returncode != 0 and "Permission denied" in wrong.stderr, wrong
+
+
+def test_sshd_runs_as_the_student_with_root_owned_files(podlab):
+    res = podlab.client("sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline | grep -Eq "
+                        "'^(sshd: )?/usr/sbin/sshd -D' && echo \"$(stat -c %U $p) $(tr '\\0' ' ' < $p/cmdline)\"; done; "
+                        "stat -c '%U:%G %a %n' /etc/shadow "
+                        "/etc/socklab/ssh/ssh_host_ed25519_key /etc/socklab/ssh/authorized_keys")
+    # (sshd's listener calls itself "sshd: /usr/sbin/sshd -D ... [listener]")
+    assert re.search(r"^student (sshd: )?/usr/sbin/sshd -D", res.stdout, re.M), res
+    for line in res.stdout.splitlines()[-3:]:
+        assert line.startswith("root:student 440 "), res.stdout

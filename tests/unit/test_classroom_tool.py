@@ -114,6 +114,28 @@ def test_shadow_holds_the_students_hash_and_nothing_else_can_log_in():
     assert "student:*:" in keyed     # no password at all, but not locked: the key works
 
 
+def test_sshd_files_are_kept_while_they_hold_and_remade_when_not(tmp_path):
+    """A re-run keeps the host key and the password hash (a new salt would change the file
+    for nothing); a new password or a key instead of one gets a new shadow."""
+    ben = Record("ben", "Ben", 301, "abcd-efgh-jkmn")
+    classroom.write_ssh_files(ben, tmp_path, owner=None)
+    key, shadow = (tmp_path / "ssh" / "ssh_host_ed25519_key").read_text(), (tmp_path / "shadow").read_text()
+    classroom.write_ssh_files(ben, tmp_path, owner=None)
+    assert (tmp_path / "ssh" / "ssh_host_ed25519_key").read_text() == key
+    assert (tmp_path / "shadow").read_text() == shadow
+    assert oct((tmp_path / "shadow").stat().st_mode & 0o777) == "0o400"
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "ssh").iterdir()} == {"0o600"}
+    new = Record("ben", "Ben", 301, "pqrs-tuvw-xyz2")
+    classroom.write_ssh_files(new, tmp_path, owner=None)
+    assert classroom.shadow_matches((tmp_path / "shadow").read_text(), new)
+    assert not classroom.shadow_matches((tmp_path / "shadow").read_text(), ben)
+    keyed = Record("ben", "Ben", 301, "", "ssh-ed25519 AAAA k")
+    classroom.write_ssh_files(keyed, tmp_path, owner=None)
+    assert "student:*:" in (tmp_path / "shadow").read_text()
+    assert (tmp_path / "ssh" / "authorized_keys").read_text() == "ssh-ed25519 AAAA k\n"
+    assert (tmp_path / "ssh" / "ssh_host_ed25519_key").read_text() == key
+
+
 def test_passwords_are_readable_and_differ():
     seen = {classroom.new_password() for _ in range(200)}
     assert len(seen) == 200

@@ -4,8 +4,10 @@ Every manifest is validated offline against the API schemas of a pinned Kubernet
 (``kubernetes-validate``, strict: an unknown field is an error).  The rest checks what the
 schemas cannot: that each container keeps compose.yaml's least privilege, that every host
 has a Service with its ports, that the AF_UNIX socket and the workspace are shared the way
-the README says, that only SSH comes in, that passwords are per student and kept -- and that
-a compose key the generator does not know stops it, naming the key and the host.
+the README says, that only SSH comes in -- to the client's sshd, which the class overlay
+(tools/classroom.compose.yaml) starts, with its files from per-student Secrets -- that
+passwords, host keys and cards are per student and kept, and that a compose key the
+generator does not know stops it, naming the key and the host.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def _load(name: str):
 k8s = _load("k8s")
 Student = k8s.Student
 COMPOSE = k8s.load_compose(env={})          # compose.yaml with its defaults, as a fresh shell has it
+# ... with the class overlay on top (its bind mounts name no files here: only the ports count)
+LAB = k8s.merge(COMPOSE, k8s.load_compose(k8s.CLASS_OVERLAY, env={}))
 ALICE = Student("alice", "Alice Wang")
 BOB = Student("bob_li", "Bob Li", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample bob@laptop")
 
@@ -217,7 +221,7 @@ def test_healthchecks_become_probes(manifests):
 
 def test_every_host_has_a_service_of_its_name_with_its_ports(manifests):
     services = kinds(manifests["alice"], "Service")
-    for host, service in COMPOSE["services"].items():
+    for host, service in LAB["services"].items():
         svc = services[host]["spec"]
         assert svc["clusterIP"] == "None"           # the name resolves to the pod, as on the Compose network
         want = {p for spec in service.get("ports", []) for p in k8s.parse_port(spec, host)}
@@ -229,6 +233,7 @@ def test_every_host_has_a_service_of_its_name_with_its_ports(manifests):
     assert {21, *range(20030, 20043)} == ftp                   # control and every passive port
     assert services["udp-server"]["spec"]["ports"][0]["protocol"] == "UDP"
     assert {p["port"] for p in services["student-server"]["spec"]["ports"]} == {7000}    # lab network only
+    assert {p["port"] for p in services["client"]["spec"]["ports"]} == {2222}            # sshd
 
 
 def test_unix_server_shares_the_client_pod_and_its_socket_folder(manifests):
@@ -313,12 +318,114 @@ def test_a_load_balancer_for_one_network(pki, tmp_path):
     ("expose", ["2200"]),
     ("healthcheck", {"test": ["CMD", "lab-probe", "tcp", "2200"], "interval": "2s"}),
 ])
-def test_the_ssh_port_is_the_client_port_compose_yaml_gives(pki, tmp_path, key, value):
+def test_the_ssh_port_is_sshds_whatever_else_the_client_offers(pki, tmp_path, key, value):
     compose = copy.deepcopy(COMPOSE)
     compose["services"]["client"][key] = value
     objects = generate(pki, tmp_path, compose)["alice"]
-    assert kinds(objects, "Service")["client-ssh"]["spec"]["ports"][0]["port"] == 2200
-    assert kinds(objects, "NetworkPolicy")["ssh-in"]["spec"]["ingress"][0]["ports"][0]["port"] == 2200
+    assert kinds(objects, "Service")["client-ssh"]["spec"]["ports"][0]["port"] == 2222
+    assert kinds(objects, "NetworkPolicy")["ssh-in"]["spec"]["ingress"][0]["ports"][0]["port"] == 2222
+    assert {p["port"] for p in kinds(objects, "Service")["client"]["spec"]["ports"]} == {2200, 2222}
+
+
+# --------------------------------------------------------------------------- the client's sshd
+
+def test_the_client_runs_the_class_overlays_sshd(manifests):
+    overlay = yaml.safe_load(k8s.CLASS_OVERLAY.read_text())["services"]["client"]
+    client, pod = containers(manifests["alice"])["client"]
+    assert client["args"] == overlay["command"] == ["/usr/sbin/sshd", "-D", "-e", "-f", "/etc/socklab/ssh/sshd_config"]
+    assert {"containerPort": 2222, "protocol": "TCP"} in client["ports"]
+    sshd_config = secret(manifests["alice"], "ssh", "sshd_config")
+    assert re.search(r"^Port 2222$", sshd_config, re.M) and "StrictModes yes" in sshd_config
+    assert "ForceCommand /usr/local/bin/lab-ssh-session" in sshd_config
+    ssh = kinds(manifests["alice"], "Service")["client-ssh"]["spec"]
+    assert ssh["ports"] == [{"name": "ssh", "port": 2222, "targetPort": 2222, "protocol": "TCP"}]
+    assert ssh["selector"] == {"socklab/host": "client"}
+    assert [c["name"] for c in pod["containers"]][0] == "client"      # the Service's pod is sshd's
+
+
+def test_sshd_files_come_from_secrets_file_by_file(manifests):
+    """Every file on its own (subPath): the folder stays the image's, not a world-writable
+    tmpfs that StrictModes refuses; root's files, readable by the student's group only."""
+    client, pod = containers(manifests["alice"])["client"]
+    mounts = {m["mountPath"]: m for m in client["volumeMounts"] if m["name"].startswith("secret-")}
+    assert {path: (m["name"], m["subPath"]) for path, m in mounts.items()} == {
+        "/etc/socklab/ssh/sshd_config": ("secret-ssh", "sshd_config"),
+        "/etc/socklab/ssh/ssh_host_ed25519_key": ("secret-ssh", "ssh_host_ed25519_key"),
+        "/etc/socklab/ssh/ssh_host_ed25519_key.pub": ("secret-ssh", "ssh_host_ed25519_key.pub"),
+        "/etc/socklab/ssh/authorized_keys": ("secret-ssh", "authorized_keys"),
+        "/etc/shadow": ("secret-shadow", "shadow")}
+    assert all(m["readOnly"] for m in mounts.values())
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for name in ("ssh", "shadow"):
+        assert volumes[f"secret-{name}"]["secret"] == {"secretName": name, "defaultMode": 0o440, "optional": False}
+    assert pod["securityContext"]["fsGroup"] == 1000 == client["securityContext"]["runAsGroup"]
+    for c in pod["containers"][1:]:          # unix-server, in the same pod, sees none of them
+        assert not any(m["name"].startswith("secret-") for m in c.get("volumeMounts", []))
+    assert "BEGIN OPENSSH PRIVATE KEY" in secret(manifests["alice"], "ssh", "ssh_host_ed25519_key")
+
+
+def test_a_password_student_has_a_hash_and_a_key_student_none(manifests, tmp_path):
+    classroom = k8s._classroom()
+    password = secret(manifests["alice"], "accounts", "STUDENT_PASSWORD")
+    assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", password)        # typed from a card
+    shadow = secret(manifests["alice"], "shadow", "shadow")
+    record = classroom.LabRecord("alice", "Alice Wang", 0, password)
+    assert classroom.shadow_matches(shadow, record)
+    assert not classroom.shadow_matches(shadow, classroom.LabRecord("alice", "Alice Wang", 0, password + "x"))
+    assert "PasswordAuthentication yes" in secret(manifests["alice"], "ssh", "sshd_config")
+    assert secret(manifests["alice"], "ssh", "authorized_keys") == ""
+    bob = manifests["bob_li"]
+    assert [ln for ln in secret(bob, "shadow", "shadow").splitlines() if ln.startswith("student:")] == [
+        "student:*:19700:0:99999:7:::"]
+    assert "PasswordAuthentication no" in secret(bob, "ssh", "sshd_config")
+    assert secret(bob, "ssh", "authorized_keys") == BOB.ssh_key + "\n"
+
+
+def test_host_key_and_password_hash_stay_the_same_on_a_rerun(pki, tmp_path):
+    first = generate(pki, tmp_path / "state")
+    again = generate(pki, tmp_path / "state")
+    for sid in ("alice", "bob_li"):
+        assert kinds(first[sid], "Secret")["ssh"] == kinds(again[sid], "Secret")["ssh"]
+        assert kinds(first[sid], "Secret")["shadow"] == kinds(again[sid], "Secret")["shadow"]
+    assert (tmp_path / "state" / "alice" / "ssh" / "ssh_host_ed25519_key").stat().st_mode & 0o077 == 0
+    other = generate(pki, tmp_path / "elsewhere")["alice"]
+    assert secret(other, "ssh", "ssh_host_ed25519_key") != secret(first["alice"], "ssh", "ssh_host_ed25519_key")
+
+
+def test_the_overlay_merges_as_compose_merges_override_files():
+    base = {"services": {"client": {"command": ["sleep", "infinity"], "ports": ["1:1"], "environment": {"A": "1"},
+                                    "volumes": ["./workspace:/w", "old:/etc/x"]}}}
+    merged = k8s.merge(base, {"services": {"client": {"command": ["sshd"], "ports": ["2:2"], "environment": {"B": "2"},
+                                                      "volumes": ["/new:/etc/x:ro"]}}})
+    assert merged["services"]["client"] == {"command": ["sshd"], "ports": ["1:1", "2:2"],
+                                            "environment": {"A": "1", "B": "2"},
+                                            "volumes": ["./workspace:/w", "/new:/etc/x:ro"]}
+    assert base["services"]["client"]["command"] == ["sleep", "infinity"]         # the original is left alone
+    with pytest.raises(k8s.K8sError, match="the override names host nobody, which compose.yaml has not"):
+        k8s.merge(base, {"services": {"nobody": {"command": ["x"]}}})
+
+
+def test_a_bind_mount_outside_the_students_folder_is_still_refused(pki, tmp_path):
+    compose = copy.deepcopy(COMPOSE)
+    compose["services"]["client"]["volumes"].append(f"{tmp_path}:/mnt")       # the folder above the student's
+    with pytest.raises(k8s.K8sError, match=r"host client: volume .*: only named volumes and ./workspace"):
+        generate(pki, tmp_path / "state", compose)
+
+
+def test_cards_give_each_student_user_password_and_the_nodeport(pki, tmp_path):
+    state = tmp_path / "state"
+    manifests = generate(pki, state)
+    text, page = k8s.write_cards(manifests, [ALICE, BOB], state, k8s.Options())
+    cards = text.read_text()
+    password = secret(manifests["alice"], "accounts", "STUDENT_PASSWORD")
+    assert "socklab lab of Alice Wang (alice)" in cards and password in cards
+    assert "ssh -p NODEPORT student@NODE" in cards and "kubectl get service -n socklab-<id> client-ssh" in cards
+    assert "(your SSH key from the roster)" in cards
+    assert text.stat().st_mode & 0o077 == 0 and page.stat().st_mode & 0o077 == 0
+    assert password in page.read_text() and "NODEPORT" in page.read_text()
+    text, _page = k8s.write_cards(manifests, [ALICE], state,
+                                  k8s.Options(ssh_service="LoadBalancer", ssh_host="lab.example.edu"))
+    assert "ssh -p 2222 student@lab.example.edu" in text.read_text() and "kubectl" not in text.read_text()
 
 
 # --------------------------------------------------------------------------- accounts
