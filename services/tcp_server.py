@@ -32,12 +32,13 @@ for ``AF_UNIX`` by changing only the address family and the address.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import selectors
 import socket
 import threading
 
-from socklab.log import setup, shown
+from socklab.log import configure, shown
 from socklab.services.timestamp import BUFSIZ, PORT, goodbye, send_quietly, stamp, too_long
 from socklab.serving import PerAddress, serve_until_stopped
 
@@ -52,6 +53,7 @@ class TimestampServer:
     :param max_clients: in concurrent mode, clients beyond this many are turned away.
     :param max_per_address: in concurrent mode, clients from one address beyond this many
         are turned away (0: no limit) -- so that one client cannot take every place.
+    :param logger: where the server's log lines go (default: the logger named :attr:`name`).
     """
 
     family = socket.AF_INET
@@ -59,12 +61,12 @@ class TimestampServer:
 
     def __init__(self, address, *, bufsize: int = BUFSIZ, idle_timeout: float = 30.0,
                  concurrent: bool = False, max_clients: int = 64, max_per_address: int = 32,
-                 backlog: int = 5) -> None:
+                 backlog: int = 5, logger: logging.Logger | None = None) -> None:
         self.address = address
         self.bufsize = bufsize
         self.idle_timeout = idle_timeout
         self.concurrent = concurrent
-        self.log = setup(self.name)
+        self.log = logger or logging.getLogger(self.name)
         self._slots = threading.BoundedSemaphore(max_clients)
         self.max_per_address = max_per_address
         self._per_address = PerAddress(max_per_address)
@@ -177,6 +179,7 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=PORT, help=f"port to listen on (default: {PORT})")
     add_server_args(p)
     args = p.parse_args(argv)
+    configure()
     with TimestampServer((args.host, args.port), bufsize=args.bufsize, idle_timeout=args.idle_timeout,
                          concurrent=args.concurrent, max_clients=args.max_clients,
                          max_per_address=args.max_per_address) as server:

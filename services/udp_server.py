@@ -20,20 +20,26 @@ block another. Two things are still worth handling:
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import threading
 
-from socklab.log import setup, shown
+from socklab.log import configure, shown
 from socklab.services.timestamp import BUFSIZ, PORT, stamp
 from socklab.serving import serve_until_stopped
 
 
 class UDPTimestampServer:
-    """Answer every datagram with ``[ctime] data`` sent back to its sender."""
+    """Answer every datagram with ``[ctime] data`` sent back to its sender.
 
-    def __init__(self, address, *, bufsize: int = BUFSIZ) -> None:
+    :param address: what to ``bind`` -- ``(host, port)``.
+    :param bufsize: the longest datagram accepted, in bytes.
+    :param logger: where the log lines go (default: the logger ``udp-server``).
+    """
+
+    def __init__(self, address, *, bufsize: int = BUFSIZ, logger: logging.Logger | None = None) -> None:
         self.bufsize = bufsize
-        self.log = setup("udp-server")
+        self.log = logger or logging.getLogger("udp-server")
         self._stopping = threading.Event()
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(address)
@@ -81,6 +87,7 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=PORT, help=f"port (default: {PORT})")
     p.add_argument("--bufsize", type=int, default=BUFSIZ, help=f"largest datagram in bytes (default: {BUFSIZ})")
     args = p.parse_args(argv)
+    configure()
     with UDPTimestampServer((args.host, args.port), bufsize=args.bufsize) as server:
         serve_until_stopped(server, server.log)
     return 0

@@ -39,6 +39,7 @@ import errno
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 import socket
 import struct
@@ -55,7 +56,7 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.log import logger
 from pyftpdlib.servers import ThreadedFTPServer
 
-from socklab.log import OneLineLog, setup
+from socklab.log import add_one_line_filter, configure
 from socklab.services.ftp import seed
 from socklab.serving import serve_until_stopped
 
@@ -554,6 +555,7 @@ class FTPLabServer:
     :param rate_limit: bytes per second per data connection, each way (0: no limit) --
         slows transfers down enough to watch them, or to stop one half-way.
     :param outbox: data files for each new home's ``outbox/`` (the bulk move's material).
+    :param logger: where the server's own log lines go (default: the logger named *name*).
     """
 
     def __init__(self, address=("0.0.0.0", PORT), *, root: str | os.PathLike = ROOT,
@@ -562,10 +564,9 @@ class FTPLabServer:
                  published_from=(), certfile: str | None = None, keyfile: str | None = None,
                  max_cons: int = 64, max_cons_per_ip: int = 16, idle_timeout: float = 300.0,
                  max_line: int = 2048, auth_failed_delay: float = 3.0, rate_limit: int = 0,
-                 outbox: int = 0) -> None:
-        self.log = setup(name)
-        if not any(isinstance(f, OneLineLog) for f in logger.filters):
-            logger.addFilter(OneLineLog())          # pyftpdlib's logger: one line per record
+                 outbox: int = 0, logger: logging.Logger | None = None) -> None:
+        self.log = logger or logging.getLogger(name)
+        add_one_line_filter(logging.getLogger("pyftpdlib"))   # pyftpdlib's logger: one line per record
         self.name = name
         self.root = Path(root)
         users = dict(users or {})
@@ -688,6 +689,7 @@ def main(argv=None) -> int:
                    help="put N data files in each new home's outbox/ (default: 0)")
     p.add_argument("--no-anonymous", action="store_true", help="refuse anonymous logins")
     args = p.parse_args(argv)
+    configure()
 
     # Accounts come from the environment (compose.yaml passes FTP_USER/FTP_PASSWORD), so
     # changing them needs no change of code.
