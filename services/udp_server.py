@@ -40,14 +40,25 @@ class UDPTimestampServer:
     def __init__(self, address, *, bufsize: int = BUFSIZ, logger: logging.Logger | None = None) -> None:
         self.bufsize = bufsize
         self.log = logger or logging.getLogger("udp-server")
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()      # shutdown() asks serve_forever() to stop ...
+        self._stopped = threading.Event()       # ... and waits for this
+        self._stopped.set()
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(address)
         self.socket.settimeout(0.5)     # wake up now and then to notice shutdown()
         self.address = self.socket.getsockname()
 
     def serve_forever(self) -> None:
+        """Answer datagrams until :meth:`shutdown` (as in ``socketserver``)."""
+        self._stopped.clear()
         self.log.info("waiting for message on %s", self.address)
+        try:
+            self._serve()
+        finally:
+            self._stopping.clear()
+            self._stopped.set()
+
+    def _serve(self) -> None:
         while not self._stopping.is_set():
             try:
                 data, peer = self.socket.recvfrom(self.bufsize + 1)
@@ -68,7 +79,10 @@ class UDPTimestampServer:
                 self.log.info("cannot answer %s: %s", peer, exc.strerror or exc)
 
     def shutdown(self) -> None:
+        """Tell :meth:`serve_forever` to stop and wait until it has (call it from another
+        thread); at once if it is not running."""
         self._stopping.set()
+        self._stopped.wait()
 
     def server_close(self) -> None:
         self.socket.close()
