@@ -130,8 +130,9 @@ class Testbed:
                 "-v", f"{PEER_CONF}:/etc/socklab-bench:ro",
                 PEERS_IMAGE, "tini", "--", "sh", "/etc/socklab-bench/postfix-dovecot.sh")
             self.load("wait", "--host", "smtp-sink", "--port", "25")
-            self.load("wait", "--host", MAIL_PEER, "--port", "25")
-            self.load("wait", "--host", MAIL_PEER, "--port", "143")
+            # Postfix's start-up checks take a while on a busy machine
+            self.load("wait", "--host", MAIL_PEER, "--port", "25", "--seconds", "180")
+            self.load("wait", "--host", MAIL_PEER, "--port", "143", "--seconds", "30")
         if "ftp" in self.hosts:
             env = self.env_of("ftp")
             cons, per_ip = self.ftp_limits()

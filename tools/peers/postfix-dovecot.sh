@@ -10,11 +10,13 @@ accounts=${MAIL_ACCOUNTS:-alice:password bob:password}
 # Dovecot: the mail user, the accounts, the store on the volume at /srv/mail
 id vmail >/dev/null 2>&1 || useradd --uid 5000 --user-group --no-create-home --home-dir /srv/mail \
     --shell /usr/sbin/nologin vmail
-install -d -m 0700 /run/peer
+install -d -m 0750 -g dovecot /run/peer          # Dovecot's auth process reads it as dovecot
 for account in $accounts; do
-    echo "${account%%:*}@lab.test:{PLAIN}${account#*:}"
+    user=${account%%:*}
+    echo "$user@lab.test:{PLAIN}${account#*:}:5000:5000::/srv/mail/lab.test/$user::"
 done > /run/peer/users
-chmod 0600 /run/peer/users
+chgrp dovecot /run/peer/users
+chmod 0640 /run/peer/users
 chown vmail:vmail /srv/mail
 dovecot -c /etc/socklab-bench/dovecot-peer.conf
 
