@@ -62,8 +62,8 @@ class Figure:
 
 
 def upstream(version: str) -> str:
-    """Debian's '3.0.3-13+b2' -> '3.0.3' (the JSON keeps the whole version)."""
-    return version.split(":")[-1].split("-")[0]
+    """Debian's '3.0.3-13+b2' -> '3.0.3', '1:2.3.19.1+dfsg1-2.1' -> '2.3.19.1' (the JSON keeps the whole version)."""
+    return version.split(":")[-1].split("-")[0].split("+")[0]
 
 
 def fmt(v) -> str:

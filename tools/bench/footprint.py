@@ -28,7 +28,7 @@ from tools.bench.settings import Settings
 from tools.bench.testbed import PEERS_IMAGE, Testbed
 from tools.measure import MeasureError, ToolError, sh
 
-FREQUENT = "2s"                           # the healthcheck interval the lab had before it was made rare
+FREQUENT = 2                              # seconds: the healthcheck interval the lab had before it was made rare
 WHEN = {"idle": "at idle", "load": "under load"}
 
 
@@ -112,7 +112,7 @@ class Footprint:
         bed, figures = self.bed, self.figures
         intervals = self.checked_hosts()
         configured = max(intervals.values(), default=0.0)
-        peer = f"healthchecks every {FREQUENT}"
+        peer = f"healthchecks every {FREQUENT} s"
         cpu = figures.fig("footprint.idle.cpu", "footprint", "CPU of the whole lab at idle (healthchecks, timers), "
                           f"healthchecks as configured (every {configured:g} s)", "% of a core", "lower", peer=peer)
         cpu_fit = figures.fig("footprint.idle.cpu-fit", "footprint", f"labs that fit in {os.cpu_count()} cores, "
@@ -123,12 +123,12 @@ class Footprint:
         window = self.s.idle_cpu_window or min(max(10.0, configured + 1), 65.0)
         override = Path(tempfile.mkdtemp(prefix="socklab-bench-")) / "healthchecks-2s.json"
         override.write_text(json.dumps(
-            {"services": {name: {"healthcheck": {"interval": FREQUENT}} for name in intervals}}))
+            {"services": {name: {"healthcheck": {"interval": f"{FREQUENT}s"}} for name in intervals}}))
         got: dict[str, list] = {"configured": [], "frequent": []}
         for label, files, win in (("configured", [], window), ("frequent", [str(override)], 10.0)):
             bed.progress("footprint: idle CPU and stopped -> ready, healthchecks "
                          + (f"as configured (every {configured:g} s; {win:g} s windows)" if not files
-                            else f"every {FREQUENT} (a compose override)"))
+                            else f"every {FREQUENT} s (a compose override)"))
             try:
                 if files:                           # recreate the hosts with the override
                     bed.compose("up", "-d", files=files)
