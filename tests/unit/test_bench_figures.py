@@ -58,3 +58,19 @@ def test_attempt_hands_the_reason_to_the_caller():
     assert attempt(lambda: "ok", said.append) == "ok" and said == []
     assert attempt(lambda: (_ for _ in ()).throw(MeasureError("why")), said.append) is None
     assert said == ["why"]
+
+
+def test_a_chaos_check_that_cannot_be_carried_out_is_a_failed_check_and_the_campaign_goes_on(capsys):
+    from tools import chaos
+
+    campaign = chaos.Chaos(chaos.SMOKE, smoke=True)
+
+    def broken():
+        raise chaos.ChaosError("chaos_load fill: no answer\nmore")
+
+    assert campaign.check("disk ftp", broken) == {"error": "chaos_load fill: no answer\nmore"}
+    assert campaign.doc["failures"] == ["disk ftp: chaos_load fill: no answer"]
+    assert campaign.check("disk news", lambda: {"stored": 3}) == {"stored": 3}
+    assert len(campaign.doc["failures"]) == 1
+    with pytest.raises(KeyError):                     # a bug in the tool is not a failed check
+        campaign.check("disk smtp", lambda: {}["x"])
