@@ -49,10 +49,10 @@ images:  ## build the images only
 	@$(LAB_TOOL) build
 
 bench:  ## measure start-up, memory and the servers under load, beside real peers (~10 min)
-	@$(PYTHON) tools/bench.py $(BENCH_ARGS)
+	@$(PYTHON) -m tools.bench $(BENCH_ARGS)
 
 chaos:  ## fuzz, flood, kill -9 and fill up every server of a private lab: nothing lost, no traceback (~10 min)
-	@$(PYTHON) tools/chaos.py $(CHAOS_ARGS)
+	@$(PYTHON) -m tools.chaos $(CHAOS_ARGS)
 
 k8s:  ## Kubernetes manifests for a class, a namespace per student (ROSTER=class.csv K8S_IMAGE=registry/socklab/lab:tag)
 	@$(PYTHON) tools/install.py k8s >&2

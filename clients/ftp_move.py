@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 
 from socklab import cli
 from socklab.i18n import _
-from socklab.clients.ftp_client import (BLOCK, PORT, add_session_args, close_session, ftp_errors,
+from socklab.clients.ftp_common import (BLOCK, PORT, add_session_args, close_session, ftp_errors,
                                         hash_algorithms, human_bytes, open_session, password_for, rate)
 
 PART_SUFFIX = ".ftp-move-part"

@@ -22,14 +22,15 @@ server) and reads at most ``BUFSIZ`` bytes, refusing a longer line with an error
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import socketserver
 
-from socklab.log import setup, shown
+from socklab.log import configure, shown
 from socklab.services.timestamp import BUFSIZ, PORT, goodbye, stamp, too_long
 from socklab.serving import serve_until_stopped
 
-log = setup("ss-server")
+log = logging.getLogger("ss-server")
 
 
 class TimestampHandler(socketserver.StreamRequestHandler):
@@ -41,25 +42,30 @@ class TimestampHandler(socketserver.StreamRequestHandler):
         self.bufsize = self.server.bufsize
         super().setup()
 
+    @property
+    def log(self):
+        """The server's logger (the module's when the server has none)."""
+        return getattr(self.server, "log", log)
+
     def handle(self) -> None:
         who = self.client_address
-        log.info("...connected from: %s", who)
+        self.log.info("...connected from: %s", who)
         try:
             line = self.rfile.readline(self.bufsize + 1)
         except socket.timeout:
-            log.info("%s sent nothing for %g s; dropped", who, self.timeout)
+            self.log.info("%s sent nothing for %g s; dropped", who, self.timeout)
             return
         except OSError as exc:
-            log.info("%s went away: %s", who, exc.strerror or exc)
+            self.log.info("%s went away: %s", who, exc.strerror or exc)
             return
         if not line:
-            log.info("%s closed without a line", who)
+            self.log.info("%s closed without a line", who)
             return
         if len(line) > self.bufsize:
-            log.info("%s sent a line longer than %d bytes; dropped", who, self.bufsize)
+            self.log.info("%s sent a line longer than %d bytes; dropped", who, self.bufsize)
             goodbye(self.connection, too_long(self.bufsize))
             return
-        log.info("%s: %s", who, shown(line))
+        self.log.info("%s: %s", who, shown(line))
         self.wfile.write(stamp(line))
 
 
@@ -69,14 +75,15 @@ class TimestampTCPServer(socketserver.TCPServer):
     allow_reuse_address = True
 
     def __init__(self, address, handler=TimestampHandler, *, idle_timeout: float = 30.0,
-                 bufsize: int = BUFSIZ) -> None:
+                 bufsize: int = BUFSIZ, logger: logging.Logger | None = None) -> None:
         self.idle_timeout = idle_timeout    # seconds a client may stay silent
         self.bufsize = bufsize              # longest line accepted
+        self.log = logger or log            # where the handler's lines go
         super().__init__(address, handler)
 
     def handle_error(self, request, client_address) -> None:
         # The default prints a traceback; one line is what a log reader wants.
-        log.info("request from %s failed; still serving", client_address)
+        self.log.info("request from %s failed; still serving", client_address)
 
 
 def main(argv=None) -> int:
@@ -87,10 +94,11 @@ def main(argv=None) -> int:
                    help="drop a client silent for this long (default: 30)")
     p.add_argument("--bufsize", type=int, default=BUFSIZ, help=f"longest line in bytes (default: {BUFSIZ})")
     args = p.parse_args(argv)
+    configure()
     with TimestampTCPServer((args.host, args.port), idle_timeout=args.idle_timeout,
                             bufsize=args.bufsize) as server:
-        log.info("waiting for connection on %s", server.server_address)
-        serve_until_stopped(server, log)
+        server.log.info("waiting for connection on %s", server.server_address)
+        serve_until_stopped(server, server.log)
     return 0
 
 

@@ -27,17 +27,24 @@ What a careful server adds to the chapter's loop, and why:
 
 :class:`TimestampServer` is written so that :mod:`socklab.services.unix_server` can reuse it
 for ``AF_UNIX`` by changing only the address family and the address.
+
+Its method names are those of :mod:`socketserver` (the chapter's next step), and they mean
+the same: :meth:`~TimestampServer.serve_forever` serves until :meth:`~TimestampServer.shutdown`
+is called from another thread, ``shutdown`` returns once ``serve_forever`` has stopped, and
+:meth:`~TimestampServer.server_close` closes the listening socket.  Where it differs from
+``socketserver.TCPServer`` is said at each method.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import selectors
 import socket
 import threading
 
-from socklab.log import setup, shown
+from socklab.log import configure, shown
 from socklab.services.timestamp import BUFSIZ, PORT, goodbye, send_quietly, stamp, too_long
 from socklab.serving import PerAddress, serve_until_stopped
 
@@ -52,6 +59,7 @@ class TimestampServer:
     :param max_clients: in concurrent mode, clients beyond this many are turned away.
     :param max_per_address: in concurrent mode, clients from one address beyond this many
         are turned away (0: no limit) -- so that one client cannot take every place.
+    :param logger: where the server's log lines go (default: the logger named :attr:`name`).
     """
 
     family = socket.AF_INET
@@ -59,16 +67,18 @@ class TimestampServer:
 
     def __init__(self, address, *, bufsize: int = BUFSIZ, idle_timeout: float = 30.0,
                  concurrent: bool = False, max_clients: int = 64, max_per_address: int = 32,
-                 backlog: int = 5) -> None:
+                 backlog: int = 5, logger: logging.Logger | None = None) -> None:
         self.address = address
         self.bufsize = bufsize
         self.idle_timeout = idle_timeout
         self.concurrent = concurrent
-        self.log = setup(self.name)
+        self.log = logger or logging.getLogger(self.name)
         self._slots = threading.BoundedSemaphore(max_clients)
         self.max_per_address = max_per_address
         self._per_address = PerAddress(max_per_address)
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()      # shutdown() asks serve_forever() to stop ...
+        self._stopped = threading.Event()       # ... and waits for this
+        self._stopped.set()                     # (not serving yet)
         self.socket = socket.socket(self.family, socket.SOCK_STREAM)
         self.server_bind()
         self.socket.listen(backlog)
@@ -79,23 +89,34 @@ class TimestampServer:
         self.socket.bind(self.address)
         self.address = self.socket.getsockname()
 
-    def serve_forever(self) -> None:
-        """Accept clients until :meth:`shutdown` is called."""
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Accept clients until :meth:`shutdown` is called (from another thread).
+
+        Every *poll_interval* seconds without a new client it looks whether shutdown was
+        asked for, as ``socketserver`` does.  In one-client-at-a-time mode a shutdown asked
+        for during a conversation takes effect when that client has gone (or was dropped
+        for being idle): the loop only looks between clients.
+        """
+        self._stopped.clear()
         mode = "concurrent (a thread per client)" if self.concurrent else "one client at a time"
         self.log.info("waiting for connection on %s, %s", self.address, mode)
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.socket, selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                if not selector.select(timeout=0.5):   # wake up now and then to notice shutdown
-                    continue
-                try:
-                    conn, peer = self.socket.accept()
-                except OSError:
-                    continue
-                if self.concurrent:
-                    self._start_thread(conn, peer)
-                else:
-                    self.handle(conn, peer)
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.socket, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    if not selector.select(timeout=poll_interval):   # now and then: notice shutdown
+                        continue
+                    try:
+                        conn, peer = self.socket.accept()
+                    except OSError:
+                        continue
+                    if self.concurrent:
+                        self._start_thread(conn, peer)
+                    else:
+                        self.handle(conn, peer)
+        finally:
+            self._stopping.clear()          # the request is served; serve_forever() may run again
+            self._stopped.set()
 
     def _start_thread(self, conn: socket.socket, peer) -> None:
         address = peer[0] if isinstance(peer, tuple) else ""     # AF_UNIX peers have no address
@@ -143,16 +164,32 @@ class TimestampServer:
                 self.log.info("%s went away: %s", who, exc.strerror or exc)
 
     def shutdown(self) -> None:
-        """Stop :meth:`serve_forever` and close the listening socket."""
+        """Tell :meth:`serve_forever` to stop and wait until it has.
+
+        As in ``socketserver``, call it from another thread than the one running
+        ``serve_forever`` (from that one it would wait for ever).  Asked for while
+        ``serve_forever`` is not running, the request is kept, as in ``socketserver``: the
+        next ``serve_forever`` returns at once (so a shutdown that comes just before the
+        serving thread gets going still stops it).  Unlike ``socketserver``, it then returns
+        at once instead of waiting for a ``serve_forever`` to start.  It does not wait for the threads of concurrent clients:
+        they are daemon threads, ended with the process, and each ends by itself when its
+        client leaves or is idle for *idle_timeout*.  The listening socket stays open
+        until :meth:`server_close`.
+        """
         self._stopping.set()
+        self._stopped.wait()
 
     def server_close(self) -> None:
+        """Close the listening socket (clients already connected are served to the end)."""
         self.socket.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
+        """Leaving a ``with`` block: :meth:`shutdown`, then :meth:`server_close`.
+        (``socketserver``'s ``__exit__`` only closes: a ``serve_forever`` still running in
+        another thread would be left polling a closed socket.)"""
         self.shutdown()
         self.server_close()
 
@@ -177,6 +214,7 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=PORT, help=f"port to listen on (default: {PORT})")
     add_server_args(p)
     args = p.parse_args(argv)
+    configure()
     with TimestampServer((args.host, args.port), bufsize=args.bufsize, idle_timeout=args.idle_timeout,
                          concurrent=args.concurrent, max_clients=args.max_clients,
                          max_per_address=args.max_per_address) as server:

@@ -20,28 +20,45 @@ block another. Two things are still worth handling:
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import threading
 
-from socklab.log import setup, shown
+from socklab.log import configure, shown
 from socklab.services.timestamp import BUFSIZ, PORT, stamp
 from socklab.serving import serve_until_stopped
 
 
 class UDPTimestampServer:
-    """Answer every datagram with ``[ctime] data`` sent back to its sender."""
+    """Answer every datagram with ``[ctime] data`` sent back to its sender.
 
-    def __init__(self, address, *, bufsize: int = BUFSIZ) -> None:
+    :param address: what to ``bind`` -- ``(host, port)``.
+    :param bufsize: the longest datagram accepted, in bytes.
+    :param logger: where the log lines go (default: the logger ``udp-server``).
+    """
+
+    def __init__(self, address, *, bufsize: int = BUFSIZ, logger: logging.Logger | None = None) -> None:
         self.bufsize = bufsize
-        self.log = setup("udp-server")
-        self._stopping = threading.Event()
+        self.log = logger or logging.getLogger("udp-server")
+        self._stopping = threading.Event()      # shutdown() asks serve_forever() to stop ...
+        self._stopped = threading.Event()       # ... and waits for this
+        self._stopped.set()
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(address)
         self.socket.settimeout(0.5)     # wake up now and then to notice shutdown()
         self.address = self.socket.getsockname()
 
     def serve_forever(self) -> None:
+        """Answer datagrams until :meth:`shutdown` (as in ``socketserver``)."""
+        self._stopped.clear()
         self.log.info("waiting for message on %s", self.address)
+        try:
+            self._serve()
+        finally:
+            self._stopping.clear()
+            self._stopped.set()
+
+    def _serve(self) -> None:
         while not self._stopping.is_set():
             try:
                 data, peer = self.socket.recvfrom(self.bufsize + 1)
@@ -62,7 +79,10 @@ class UDPTimestampServer:
                 self.log.info("cannot answer %s: %s", peer, exc.strerror or exc)
 
     def shutdown(self) -> None:
+        """Tell :meth:`serve_forever` to stop and wait until it has (call it from another
+        thread); at once if it is not running."""
         self._stopping.set()
+        self._stopped.wait()
 
     def server_close(self) -> None:
         self.socket.close()
@@ -81,6 +101,7 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=PORT, help=f"port (default: {PORT})")
     p.add_argument("--bufsize", type=int, default=BUFSIZ, help=f"largest datagram in bytes (default: {BUFSIZ})")
     args = p.parse_args(argv)
+    configure()
     with UDPTimestampServer((args.host, args.port), bufsize=args.bufsize) as server:
         serve_until_stopped(server, server.log)
     return 0

@@ -16,6 +16,7 @@ import os
 import socket
 import stat
 
+from socklab.log import configure
 from socklab.services.tcp_server import TimestampServer, add_server_args
 from socklab.serving import serve_until_stopped
 
@@ -52,6 +53,7 @@ def main(argv=None) -> int:
     p.add_argument("--path", default=SOCKET_PATH, help=f"socket file (default: {SOCKET_PATH})")
     add_server_args(p)
     args = p.parse_args(argv)
+    configure()
     with UnixTimestampServer(args.path, bufsize=args.bufsize, idle_timeout=args.idle_timeout,
                              concurrent=args.concurrent, max_clients=args.max_clients,
                              max_per_address=args.max_per_address) as server:

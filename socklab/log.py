@@ -1,17 +1,31 @@
-"""Server logging: one line per event on standard output, which ``make logs`` shows."""
+"""Server logging: one line per event on standard output, which ``make logs`` shows.
+
+Who configures what, as the :mod:`logging` documentation advises:
+
+* a library module -- a server class, a client class -- only *uses* a logger: it takes one
+  as an argument (``logger=``) or uses a module-level ``logging.getLogger(name)``, and never
+  adds handlers or sets levels on the root logger;
+* the program's ``main()`` calls :func:`configure` once, which decides where the lines go
+  and how much is shown (``--verbose``).
+
+So a test, or another program that reuses a server class, keeps its own logging set-up.
+"""
 
 import logging
 import sys
 
+FORMAT = "%(asctime)s %(name)s: %(message)s"
 
-def setup(name: str, verbose: bool = False) -> logging.Logger:
-    """Configure the root logger once and return the logger called *name*."""
-    if not logging.getLogger().handlers:
+
+def configure(verbose: bool = False) -> None:
+    """For a program's ``main()``: send every log record to standard output, one line each
+    (``time name: message``); show DEBUG records too when *verbose*."""
+    root = logging.getLogger()
+    if not root.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
-        logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
-    return logging.getLogger(name)
+        handler.setFormatter(logging.Formatter(FORMAT, "%H:%M:%S"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def shown(data: bytes, limit: int = 60) -> str:
@@ -32,3 +46,10 @@ class OneLineLog(logging.Filter):
         if any(ord(ch) < 32 and ch != "\t" for ch in message):
             record.msg, record.args = message.translate(self.ESCAPES), None
         return True
+
+
+def add_one_line_filter(logger: logging.Logger) -> logging.Logger:
+    """Give *logger* a :class:`OneLineLog` filter (once) and return it."""
+    if not any(isinstance(f, OneLineLog) for f in logger.filters):
+        logger.addFilter(OneLineLog())
+    return logger

@@ -2,10 +2,10 @@
 """``make chaos``: fuzz, kill and fill up every server of a lab, and check that each one
 keeps serving, loses nothing it acknowledged, and logs no traceback.
 
-    python3 tools/chaos.py                       # the whole campaign (what `make chaos` runs)
-    python3 tools/chaos.py --smoke               # every step once, small counts (a test runs this)
-    python3 tools/chaos.py --sessions 500 --seconds 60 --seed 42
-    python3 tools/chaos.py clean                 # remove what an interrupted campaign left behind
+    python3 -m tools.chaos                       # the whole campaign (what `make chaos` runs)
+    python3 -m tools.chaos --smoke               # every step once, small counts (a test runs this)
+    python3 -m tools.chaos --sessions 500 --seconds 60 --seed 42
+    python3 -m tools.chaos clean                 # remove what an interrupted campaign left behind
 
 The steps (each on a private lab, ``LAB=chaos-<id>``, started and removed by this tool):
 
@@ -33,7 +33,9 @@ The steps (each on a private lab, ``LAB=chaos-<id>``, started and removed by thi
 All load runs in containers on the chaos lab's network (tools/chaos_load.py), never from
 this host.  Output: progress on stderr, a table on stdout, every figure in
 ``chaos-results/chaos-<date>.json`` (and ``latest.json``).  Exit status 0 only if every
-check passed.
+check passed.  Each flood, kill and full disk is one check: if it cannot be carried out
+(a load container times out, a host does not start), :func:`tools.measure.attempt` records
+that as a failed check and the campaign goes on with the next one.
 """
 
 from __future__ import annotations
@@ -53,9 +55,11 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import lab as labtool  # noqa: E402  (tools/lab.py: builds images, knows labs)
+from tools import lab as labtool
+from tools.measure import Progress, ToolError, attempt
+from tools.measure import sh as _sh
+
+ROOT = labtool.ROOT
 
 LABEL = "socklab.chaos"                  # on every container and volume the campaign creates
 RESULTS = ROOT / "chaos-results"
@@ -77,8 +81,9 @@ LOADER_OF = {"tcp-server": 0, "udp-server": 1, "ss-server": 2, "unix-server": 1,
 LOG_RECORD = re.compile(r"^\d\d:\d\d:\d\d \S")       # "HH:MM:SS name: message", every server's format
 
 
-class ChaosError(Exception):
-    """The campaign cannot go on (the lab does not start, ...)."""
+class ChaosError(ToolError):
+    """A check cannot be carried out (a load container fails, a host does not start); the
+    campaign stops if it is the lab itself."""
 
 
 @dataclasses.dataclass
@@ -96,20 +101,11 @@ class Settings:
 
 SMOKE = Settings(sessions=100, seconds=60.0, flood=100, flood_hold=1.0, kill_seconds=5.0, kill_after=2.0)
 
-_T0 = time.monotonic()
-
-
-def progress(msg: str) -> None:
-    t = int(time.monotonic() - _T0)
-    print(f"chaos [{t // 60:02d}:{t % 60:02d}] {msg}", file=sys.stderr, flush=True)
+progress = Progress("chaos")
 
 
 def sh(cmd: list[str], *, check: bool = True, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and res.returncode != 0:
-        raise ChaosError(f"`{' '.join(map(str, cmd))}` failed (exit {res.returncode}):\n"
-                         f"{res.stdout[-2000:]}{res.stderr[-2000:]}")
-    return res
+    return _sh(cmd, check=check, timeout=timeout, error=ChaosError, **kw)
 
 
 def now_rfc3339() -> str:
@@ -146,6 +142,14 @@ class Chaos:
     def fail(self, what: str) -> None:
         self.doc["failures"].append(what)
         progress(f"  FAILED: {what}")
+
+    def check(self, what: str, carry_out) -> dict:
+        """One check of the campaign: its result, or ``{"error": ...}`` and a failed check
+        when it cannot be carried out."""
+        errors: list[str] = []
+        result = attempt(carry_out, lambda why: (errors.append(why), self.fail(f"{what}: {why.splitlines()[0]}")),
+                         (ChaosError, subprocess.TimeoutExpired))
+        return result if result is not None else {"error": errors[0] if errors else "failed"}
 
     def lab_env(self) -> dict[str, str]:
         env = {**os.environ, "LAB": self.lab, "LAB_PORT_PREFIX": str(self.prefix)}
@@ -316,7 +320,7 @@ class Chaos:
             ("ss-server (one at a time)", "ss-server", None, None),
         ]
         for name, target, port, busy in plans:
-            self.doc["flood"][name] = self.one_flood(name, target, port, busy)
+            self.doc["flood"][name] = self.check(f"flood {name}", lambda: self.one_flood(name, target, port, busy))
         after = self.state()
         for host in ("ftp", "mail", "news", "tcp-server", "udp-server", "ss-server"):
             scan = log_scan(self.logs(host, since))
@@ -383,7 +387,8 @@ class Chaos:
             ("news host", "news", "nntp-posts", "nntp-verify", "nntp", "host"),
         ]
         for name, host, load, verify, target, how in plans:
-            self.doc["kill"][name] = self.one_kill(name, host, load, verify, target, how)
+            self.doc["kill"][name] = self.check(f"kill {name}",
+                                                lambda: self.one_kill(name, host, load, verify, target, how))
 
     def one_kill(self, name: str, host: str, load: str, verify: str, target: str, how: str) -> dict:
         tag = f"k{uuid.uuid4().hex[:6]}"
@@ -450,7 +455,8 @@ class Chaos:
              200 * 1024, ("436", "441")),
         ]
         for protocol, alias, mount, command, env, size, codes in plans:
-            self.doc["disk"][protocol] = self.one_disk(image, protocol, alias, mount, command, env, size, codes)
+            self.doc["disk"][protocol] = self.check(
+                f"disk {protocol}", lambda: self.one_disk(image, protocol, alias, mount, command, env, size, codes))
 
     def one_disk(self, image, protocol, alias, mount, command, env, size, codes) -> dict:
         volume = f"socklab-chaos-{self.id}-{alias}"
@@ -503,9 +509,6 @@ class Chaos:
             progress(f"  {protocol:<5} {len(fill['stored'])} stored, then {refusal[:90]!r}; "
                      f"{'intact' if not intact.get('damaged') else 'DAMAGED'}; "
                      f"{'resumed' if len(more['stored']) == 1 else 'NOT resumed'}{'' if not problems else '  <-- FAILED'}")
-        except ChaosError as exc:
-            result["error"] = str(exc)
-            self.fail(f"disk {protocol}: {str(exc).splitlines()[0]}")
         finally:
             sh(["docker", "rm", "-f", cid], check=False)
         return result

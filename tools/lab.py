@@ -69,7 +69,7 @@ def _tool(name: str):
 install = _tool("install")      # tools/install.py: what a fresh machine needs, and installing it
 COMPOSE_FILE = ROOT / "compose.yaml"
 # SOCKLAB_BASE_IMAGE / SOCKLAB_LAB_IMAGE name other images, e.g. for a cold build beside
-# the usual ones (tools/bench.py measures `make lab` from nothing that way)
+# the usual ones (tools/bench/ measures `make lab` from nothing that way)
 BASE_IMAGE = os.environ.get("SOCKLAB_BASE_IMAGE") or "socklab/base:bookworm"
 # The lab image is tagged per checkout: two clones on one machine (each with its own lab
 # CA in pki/) never overwrite each other's image.
@@ -309,7 +309,7 @@ def registry_answers() -> bool:
 def build_base(image: str = BASE_IMAGE, folder: str = "images/base") -> None:
     """Build *image* from the Debian packages in *folder*/packages.txt.
 
-    The lab's base by default; tools/bench.py builds its peers image (images/peers) so too.
+    The lab's base by default; tools/bench/ builds its peers image (images/peers) so too.
     Where a registry answers, images/base/Dockerfile installs the list on bookworm-slim;
     elsewhere mmdebstrap does -- one package list, two ways to the same packages.
     """

@@ -15,13 +15,13 @@ places pyftpdlib leaves open for that -- handler class attributes and hook metho
   are published one to one, so the port numbers are right on both sides).
 * **FTPS**: explicit ``AUTH TLS`` with the host's certificate from the lab CA.
 * **limits**: connections in total and per client address, an idle timeout, and a
-  command line longer than :attr:`LabCommands.max_line` answered with one clear ``500``.
+  command line longer than :attr:`~.pyftpdlib_fixes.ControlFixes.max_line` answered with one clear ``500``.
 * **no half-written upload under a file's name after a crash** (:class:`JournaledUpload`):
   a ``STOR`` is noted in a journal (``<root>/.uploads``) until it is settled; it is
   ``fsync``-ed before its ``226``; a server killed mid-upload finds the note at its next
   start and removes the half file.  A full disk is answered ``452`` (``552`` for a quota)
   in one line, and the partial upload is removed.
-* **one log line per misbehaving client** (:meth:`LabCommands.handle_error` and friends):
+* **one log line per misbehaving client** (:mod:`.pyftpdlib_fixes`):
   pyftpdlib logs a traceback for a TLS error, a client that vanished during a delayed
   reply, or a command pipelined behind ``AUTH TLS``; here each is one line.
 * **HASH** (:meth:`LabCommands.ftp_HASH`): the checksum of a file computed by the
@@ -30,6 +30,10 @@ places pyftpdlib leaves open for that -- handler class attributes and hook metho
 
 Every connection gets its own thread (pyftpdlib's :class:`ThreadedFTPServer`), so a
 client whose checksum or disk access takes a while never holds up the others.
+
+What cannot be done through pyftpdlib's public attributes and hooks -- overrides of its
+private methods and attributes -- is in :mod:`.pyftpdlib_fixes`, written for one pyftpdlib
+version, which the server checks at start-up.
 """
 
 from __future__ import annotations
@@ -39,24 +43,23 @@ import errno
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 import socket
 import struct
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.filesystems import AbstractedFS, FilesystemError
-from pyftpdlib.handlers import (DTPHandler, FTPHandler, PassiveDTP, ThrottledDTPHandler, TLS_DTPHandler,
-                                TLS_FTPHandler, _FileReadWriteError)
+from pyftpdlib.handlers import DTPHandler, FTPHandler, PassiveDTP, ThrottledDTPHandler, TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.ioloop import IOLoop
-from pyftpdlib.log import logger
-from pyftpdlib.servers import ThreadedFTPServer
 
-from socklab.log import OneLineLog, setup
+from socklab.log import add_one_line_filter, configure
 from socklab.services.ftp import seed
+from socklab.services.ftp.pyftpdlib_fixes import (ControlFixes, DataFixes, PyftpdlibVersionError, TLSFixes,
+                                                  ThreadedServerFixes, check_version)
 from socklab.serving import serve_until_stopped
 
 PORT = 21
@@ -81,18 +84,17 @@ class LabAuthorizer(DummyAuthorizer):
                 raise AuthenticationFailed("Authentication failed.")
 
 
-class LabCommands:
+class LabCommands(ControlFixes):
     """What socklab adds to pyftpdlib's command handler (mixed into the plain and TLS ones).
 
     Configured through class attributes, like every pyftpdlib handler; :class:`FTPLabServer`
-    makes a subclass per server with the values it was given.
+    makes a subclass per server with the values it was given.  (What it must change inside
+    pyftpdlib comes from :class:`~.pyftpdlib_fixes.ControlFixes`.)
     """
 
     #: tell clients arriving from one of ``published_from`` to use this address in PASV
     published_address: str | None = None
     published_from: frozenset[str] = frozenset()
-    #: the longest command line accepted, in bytes (pyftpdlib's own limit is 2048 too)
-    max_line = 2048
 
     extra_cmds = {
         "HASH": dict(perm="r", auth=True, arg=True,
@@ -102,37 +104,6 @@ class LabCommands:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._hash_algo = "SHA-256"
-        self._discarding = False        # inside a too-long line, until its CRLF
-
-    # --- one log line, never a traceback, for what a client can cause
-
-    def handle_error(self):
-        """pyftpdlib logs a traceback here (and for errors of scheduled calls, which end here
-        too); a misbehaving or vanished client is worth one line, and the session is closed."""
-        log_error_line(self, sys.exc_info()[1])
-        self._error = True                   # TLS: close at once, no close_notify exchange
-        try:
-            self.close()
-        except Exception as exc:             # noqa: BLE001 -- closing a broken connection
-            self.log(f"closing after the error failed too: {one_line(exc)}")
-
-    def add_channel(self, map=None, events=None):
-        # After a wrong password pyftpdlib takes the connection out of its loop and puts it
-        # back later (auth_failed_delay); if the session was closed meanwhile (idle timeout,
-        # the client left), registering its closed socket fails with EBADF.
-        if getattr(self, "_closed", False):
-            return
-        super().add_channel(map, events)
-
-    def ftp_AUTH(self, line):
-        super().ftp_AUTH(line)
-        # Whatever the client sent after AUTH TLS, before the handshake, was sent in the
-        # clear and must not be read as if it came through TLS (the "STARTTLS command
-        # injection" of CVE-2011-0411).  pyftpdlib would go on parsing it -- and answer it
-        # through a TLS connection that has no handshake yet, which fails with a traceback.
-        if self._ssl_requested and self.ac_in_buffer:
-            self.log(f"discarded {len(self.ac_in_buffer)} bytes sent in the clear after AUTH TLS")
-            self.ac_in_buffer = b""
 
     # --- where the client came from decides what a PASV reply says
 
@@ -143,38 +114,12 @@ class LabCommands:
             self.masquerade_address = self.published_address
         super().on_connect()
 
-    # --- one clear reply for a line that is too long
-
-    def collect_incoming_data(self, data):
-        if self._discarding:
-            return
-        self._in_buffer.append(data)
-        self._in_buffer_len += len(data)
-        if self._in_buffer_len > self.max_line:
-            self._in_buffer, self._in_buffer_len = [], 0
-            self._discarding = True
-
-    def found_terminator(self):
-        if self._discarding:
-            self._discarding = False
-            if self._idler is not None and not self._idler.cancelled:
-                self._idler.reset()
-            self.respond_w_warning(f"500 Command line too long (more than {self.max_line} bytes); ignored.")
-            return
-        super().found_terminator()
-
     # --- HASH and OPTS HASH
 
-    def _hash_feature(self) -> str:
-        return "HASH " + ";".join(name + ("*" if name == self._hash_algo else "") for name in HASH_ALGORITHMS)
-
-    def ftp_FEAT(self, line):
-        saved = self._extra_feats
-        self._extra_feats = [*saved, self._hash_feature()]
-        try:
-            super().ftp_FEAT(line)
-        finally:
-            self._extra_feats = saved
+    def extra_features(self) -> list[str]:
+        """``FEAT`` lists HASH with its algorithms, the one in use starred."""
+        return [*super().extra_features(),
+                "HASH " + ";".join(name + ("*" if name == self._hash_algo else "") for name in HASH_ALGORITHMS)]
 
     def ftp_OPTS(self, line):
         name, _, value = line.strip().partition(" ")
@@ -219,96 +164,6 @@ class LabCommands:
 
     def on_incomplete_file_sent(self, file):
         self.log(f"download of {file} ended early (client aborted or went away)")
-
-
-class LabDataHandler:
-    """Mixed into the data-connection handler: two fixes to pyftpdlib 1.5.7.
-
-    * A TLS client may start its handshake on a passive data connection as soon as it has
-      connected, before it sends RETR or LIST (curl does).  pyftpdlib closes a data
-      connection that has something to read before a transfer was asked for; while the
-      handshake is under way it must stay open (the fix pyftpdlib made after 1.5.7).
-    * pyftpdlib describes a transfer in its log lines by asking, among other things,
-      whether it uses sendfile(), which asks the file for its descriptor; once the file is
-      closed (a client that vanished mid-transfer) that raises ValueError inside logging.
-    """
-
-    def readable(self):
-        if getattr(self, "_ssl_accepting", False):
-            return True
-        return super().readable()
-
-    def use_sendfile(self):
-        try:
-            return super().use_sendfile()
-        except ValueError:          # "I/O operation on closed file"
-            return False
-
-    # --- a full disk: 452 in one line; an upload renamed to its name before its 226
-
-    def handle_error(self):
-        exc = sys.exc_info()[1]
-        cause = exc.args[0] if isinstance(exc, _FileReadWriteError) and exc.args else exc
-        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
-            self._no_space = True
-            self._resp = (storage_reply(cause, self.file_obj), logger.warning)
-        elif isinstance(exc, _FileReadWriteError):
-            self._resp = (f"426 {one_line(cause)}; transfer aborted.", logger.warning)
-        else:
-            log_error_line(self.cmd_channel, exc, what="data connection")
-            self._resp = ("426 Data connection failed; transfer aborted.", logger.warning)
-        self._error = True
-        try:
-            self.close()
-        except Exception as err:            # noqa: BLE001
-            self.cmd_channel.log(f"closing the data connection failed too: {one_line(err)}")
-
-    def close(self):
-        upload = self.file_obj
-        if not self._closed and isinstance(upload, JournaledUpload) and not upload.closed:
-            try:
-                if getattr(self, "_no_space", False):
-                    upload.discard()
-                else:
-                    # complete: durable before the 226 goes out; incomplete (the client
-                    # went away): kept, for a resume with REST
-                    upload.commit(durable=self.transfer_finished)
-            except OSError as err:
-                upload.discard()
-                self.transfer_finished = False
-                self._resp = (storage_reply(err, upload), logger.warning)
-        super().close()
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one short line: its type and message, no traceback."""
-    text = " ".join(str(exc).split()) or getattr(exc, "strerror", None) or ""
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
-
-
-def log_error_line(channel, exc: BaseException | None, what: str = "session") -> None:
-    """One log line for an error pyftpdlib would log as a traceback, with where it happened."""
-    where = ""
-    tb = exc.__traceback__ if exc is not None else None
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is not None:
-        where = f" (at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno})"
-    message = f"{what} ended by an error: {one_line(exc) if exc else 'unknown'}{where}"
-    try:
-        channel.log(message)
-    except Exception:                        # noqa: BLE001 -- a half-built handler
-        logger.info(message)
-
-
-def storage_reply(err: OSError, upload=None) -> str:
-    """452 for a full disk (RFC 959: insufficient storage space), 552 for a quota."""
-    name = os.path.basename(getattr(upload, "name", "") or "") or "the file"
-    if err.errno == errno.EDQUOT:
-        return f"552 Exceeded storage allocation (disk quota); {name} not stored."
-    if err.errno == errno.ENOSPC:
-        return f"452 Insufficient storage space (the disk is full); {name} not stored."
-    return f"451 {os.strerror(err.errno) if err.errno else one_line(err)}; {name} not stored."
 
 
 class JournaledUpload:
@@ -411,52 +266,6 @@ class LabFS(AbstractedFS):
         return JournaledUpload(filename, self.journal)
 
 
-class LabTLSConnection:
-    """Mixed into the TLS handlers (control and data): two pyftpdlib 1.5.7 loops closed.
-
-    * A peer that half-closes its socket in a TLS session leaves pyftpdlib's TLS shutdown
-      unfinished on a connection at end-of-file: it calls SSL_shutdown on every poll, for
-      ever -- a thread spinning at full speed that also keeps a connection slot (and
-      soon "421 Too many connections" for everyone from that address).  Closed at once.
-    * A TLS error that is not one pyftpdlib expects (``SSL.Error`` from send or recv)
-      would end in a traceback; it is one log line and the connection is closed.
-    """
-
-    def _do_ssl_shutdown(self):
-        super()._do_ssl_shutdown()
-        if self._ssl_closing and not (self._ssl_want_read or self._ssl_want_write) and not self._closed:
-            # pyftpdlib sends its close_notify and means to close without waiting for the
-            # peer's; when SSL_shutdown neither completes nor asks to wait for the socket,
-            # it would be called again on every poll -- for ever, since a peer at
-            # end-of-file keeps the socket readable.  Close now.
-            self._ssl_established = False
-            self._ssl_closing = False
-            self.handle_ssl_shutdown()
-
-    def send(self, data):
-        from OpenSSL import SSL
-        try:
-            return super().send(data)
-        except SSL.Error as err:
-            return self._tls_failed("send", err, 0)
-
-    def recv(self, buffer_size):
-        from OpenSSL import SSL
-        try:
-            return super().recv(buffer_size)
-        except SSL.Error as err:
-            return self._tls_failed("receive", err, b"")
-
-    def _tls_failed(self, what: str, err, result):
-        channel = getattr(self, "cmd_channel", None) or self
-        channel.log(f"TLS {what} failed: {one_line(err)}; connection closed")
-        if channel is not self and not self._resp:          # a data connection: say why
-            self._resp = ("426 TLS error on the data connection; transfer aborted.", logger.warning)
-        self._error = True
-        self.close()
-        return result
-
-
 class LabPassiveDTP(PassiveDTP):
     """The listening socket of a PASV/EPSV, opened one at a time per server.
 
@@ -480,28 +289,31 @@ class LabFTPHandler(LabCommands, FTPHandler):
     proto_cmds = {**FTPHandler.proto_cmds, **LabCommands.extra_cmds}
 
 
-class LabFTPSHandler(LabCommands, LabTLSConnection, TLS_FTPHandler):
+class LabDTPHandler(DataFixes, DTPHandler):
+    """The data connection of plain FTP."""
+
+
+class LabThrottledDTPHandler(DataFixes, ThrottledDTPHandler):
+    """The data connection of plain FTP, at most ``read_limit``/``write_limit`` bytes per second."""
+
+
+class LabTLSDTPHandler(DataFixes, TLSFixes, TLS_DTPHandler):
+    """The data connection of FTPS (``PROT P`` makes it TLS)."""
+
+
+class LabThrottledTLSDTPHandler(DataFixes, TLSFixes, TLS_DTPHandler, ThrottledDTPHandler):
+    """The data connection of FTPS, throttled."""
+
+
+class LabThreadedServer(ThreadedServerFixes):
+    """pyftpdlib's thread-per-connection server, with the fixes that let several run in one
+    process (see :class:`~.pyftpdlib_fixes.ThreadedServerFixes`)."""
+
+
+class LabFTPSHandler(LabCommands, TLSFixes, TLS_FTPHandler):
     """FTP with explicit ``AUTH TLS`` (RFC 4217); TLS stays optional for the client."""
 
     proto_cmds = {**TLS_FTPHandler.proto_cmds, **LabCommands.extra_cmds}
-
-
-class LabThreadedServer(ThreadedFTPServer):
-    """pyftpdlib's thread-per-connection server, made safe to run twice in one process.
-
-    Its stop flag and lock are class attributes upstream, shared by every server in the
-    process (stopping one would stop the other's threads); here each server has its own,
-    as it has its own IOLoop (see :class:`FTPLabServer`).
-    Its connection count also lets one connection more than ``max_cons`` in; fixed here.
-    """
-
-    def __init__(self, *args, **kwargs):
-        self._exit = threading.Event()
-        self._lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def _accept_new_cons(self):
-        return not self.max_cons or self._map_len() < self.max_cons
 
 
 def tls_context(certfile: str, keyfile: str):
@@ -554,6 +366,7 @@ class FTPLabServer:
     :param rate_limit: bytes per second per data connection, each way (0: no limit) --
         slows transfers down enough to watch them, or to stop one half-way.
     :param outbox: data files for each new home's ``outbox/`` (the bulk move's material).
+    :param logger: where the server's own log lines go (default: the logger named *name*).
     """
 
     def __init__(self, address=("0.0.0.0", PORT), *, root: str | os.PathLike = ROOT,
@@ -562,10 +375,10 @@ class FTPLabServer:
                  published_from=(), certfile: str | None = None, keyfile: str | None = None,
                  max_cons: int = 64, max_cons_per_ip: int = 16, idle_timeout: float = 300.0,
                  max_line: int = 2048, auth_failed_delay: float = 3.0, rate_limit: int = 0,
-                 outbox: int = 0) -> None:
-        self.log = setup(name)
-        if not any(isinstance(f, OneLineLog) for f in logger.filters):
-            logger.addFilter(OneLineLog())          # pyftpdlib's logger: one line per record
+                 outbox: int = 0, logger: logging.Logger | None = None) -> None:
+        check_version()                             # before any fix of pyftpdlib's insides is used
+        self.log = logger or logging.getLogger(name)
+        add_one_line_filter(logging.getLogger("pyftpdlib"))   # pyftpdlib's logger: one line per record
         self.name = name
         self.root = Path(root)
         users = dict(users or {})
@@ -582,29 +395,41 @@ class FTPLabServer:
             authorizer.add_user(user, password, str(homes[user]), perm=USER_PERMS,
                                 msg_login=f"Welcome, {user}: this is your home directory on {name}.")
 
+        # pyftpdlib is configured through class attributes: this server's values go into
+        # subclasses of its own, so that two servers in one process keep theirs apart.
         tls = bool(certfile)
-        base = LabFTPSHandler if tls else LabFTPHandler
-        # the data connection's handler: TLS-capable or not, throttled or not
-        dtp_bases = [LabDataHandler, LabTLSConnection, TLS_DTPHandler] if tls else [LabDataHandler]
-        dtp_bases.append(ThrottledDTPHandler if rate_limit else DTPHandler)
-        dtp = type("LabDTPHandler", tuple(dtp_bases), {"timeout": idle_timeout, "read_limit": rate_limit,
-                                                       "write_limit": rate_limit})
-        attrs = dict(
-            authorizer=authorizer,
-            banner=f"socklab {name} (pyftpdlib) ready{'; AUTH TLS available' if tls else ''}.",
-            passive_ports=passive_ports,
-            published_address=published_address,
-            published_from=frozenset(published_from),
-            timeout=idle_timeout,
-            max_line=max_line,
-            auth_failed_timeout=auth_failed_delay,
-            dtp_handler=dtp,
-            abstracted_fs=type("LabFS", (LabFS,), {"journal": str(journal)}),
-            passive_dtp=type("LabPassiveDTP", (LabPassiveDTP,), {"bind_lock": threading.Lock()}),
-        )
         if tls:
-            attrs["ssl_context"] = tls_context(certfile, keyfile or certfile)
-        self.handler = type("Handler", (base,), attrs)
+            data_base = LabThrottledTLSDTPHandler if rate_limit else LabTLSDTPHandler
+        else:
+            data_base = LabThrottledDTPHandler if rate_limit else LabDTPHandler
+
+        class DataHandler(data_base):
+            timeout = idle_timeout                      # a stalled transfer is dropped too
+            read_limit = write_limit = rate_limit       # used by the throttled handlers only
+
+        class UploadFS(LabFS):
+            pass
+
+        class PassiveListener(LabPassiveDTP):
+            bind_lock = threading.Lock()                # one per server
+
+        class Handler(LabFTPSHandler if tls else LabFTPHandler):
+            banner = f"socklab {name} (pyftpdlib) ready{'; AUTH TLS available' if tls else ''}."
+            timeout = idle_timeout
+            auth_failed_timeout = auth_failed_delay
+            dtp_handler = DataHandler
+            abstracted_fs = UploadFS
+            passive_dtp = PassiveListener
+
+        UploadFS.journal = str(journal)                 # (a name assigned in a class body
+        Handler.authorizer = authorizer                 # cannot also be read from this function)
+        Handler.passive_ports = passive_ports
+        Handler.published_address = published_address
+        Handler.published_from = frozenset(published_from)
+        Handler.max_line = max_line
+        if tls:
+            Handler.ssl_context = tls_context(certfile, keyfile or certfile)
+        self.handler = Handler
 
         # an IOLoop of its own: pyftpdlib's default is one per process, shared by every server
         self.server = LabThreadedServer(address, self.handler, ioloop=IOLoop())
@@ -688,6 +513,7 @@ def main(argv=None) -> int:
                    help="put N data files in each new home's outbox/ (default: 0)")
     p.add_argument("--no-anonymous", action="store_true", help="refuse anonymous logins")
     args = p.parse_args(argv)
+    configure()
 
     # Accounts come from the environment (compose.yaml passes FTP_USER/FTP_PASSWORD), so
     # changing them needs no change of code.
@@ -701,6 +527,10 @@ def main(argv=None) -> int:
         published_from = {str(ipaddress.ip_address(a)) for a in args.published_from.split(",") if a}
     published_address = None if args.published_address == "none" else args.published_address
 
+    try:
+        check_version()
+    except PyftpdlibVersionError as exc:
+        p.exit(1, f"ftp-server: {exc}\n")
     try:
         server = FTPLabServer(
             (args.host, args.port), root=args.root, users={user: password}, anonymous=not args.no_anonymous,

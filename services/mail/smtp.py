@@ -54,7 +54,7 @@ from typing import Any
 from aiosmtpd import __version__ as AIOSMTPD_VERSION
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
-from socklab.log import OneLineLog, setup
+from socklab.log import add_one_line_filter, configure
 from socklab.services.mail import DOMAIN, HOSTNAME
 from socklab.services.mail.accounts import PasswdFile
 from socklab.services.mail.delivery import LMTPDelivery, Reply
@@ -446,23 +446,22 @@ class MailServer:
         one more is answered ``421 4.7.0`` and closed.
     :param max_per_address: connections at once from one client address (0: no limit).
     :param store: the mail store's directory, to answer ``452`` when its disk is full.
+    :param logger: where the server's log lines go (default: the logger ``mail-smtpd``).
     """
 
     def __init__(self, delivery: LMTPDelivery, accounts: PasswdFile, tls: ssl.SSLContext, *,
                  host: str = "", ports: tuple[int, int, int] = (SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT),
                  max_size: int = MAX_SIZE, domain: str = DOMAIN, hostname: str = HOSTNAME,
                  timeout: float = 300.0, max_clients: int = MAX_CLIENTS,
-                 max_per_address: int = MAX_PER_ADDRESS, store: str | None = None) -> None:
+                 max_per_address: int = MAX_PER_ADDRESS, store: str | None = None,
+                 logger: logging.Logger | None = None) -> None:
         self.host, self.ports, self.tls = host or None, ports, tls
         self.max_size, self.hostname, self.timeout = max_size, hostname, timeout
         self.limit = ConnectionLimit(max_clients, max_per_address)
-        self.log = setup("mail-smtpd")
-        aiosmtpd_log = logging.getLogger("mail.log")
+        self.log = add_one_line_filter(logger or logging.getLogger("mail-smtpd"))
+        aiosmtpd_log = add_one_line_filter(logging.getLogger("mail.log"))
         if not any(isinstance(f, _NoLoginDataWarning) for f in aiosmtpd_log.filters):
             aiosmtpd_log.addFilter(_NoLoginDataWarning())
-        for logger in (aiosmtpd_log, self.log):
-            if not any(isinstance(f, OneLineLog) for f in logger.filters):
-                logger.addFilter(OneLineLog())
         asyncio_log = logging.getLogger("asyncio")
         if not any(isinstance(f, _NoSendAfterLossWarning) for f in asyncio_log.filters):
             asyncio_log.addFilter(_NoSendAfterLossWarning())
@@ -567,7 +566,7 @@ def main(argv=None) -> int:
     p.add_argument("--hostname", default=HOSTNAME, help=f"name in the greeting (default: {HOSTNAME})")
     p.add_argument("--verbose", action="store_true", help="log every SMTP command (aiosmtpd's own log)")
     args = p.parse_args(argv)
-    setup("mail-smtpd", verbose=args.verbose)
+    configure(verbose=args.verbose)
     # aiosmtpd logs each command at INFO; by default only our one line per event is shown
     logging.getLogger("mail.log").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     asyncio.run(serve(args))

@@ -18,6 +18,7 @@ Everything runs as the unprivileged user ``socklab``, with no capabilities.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 from importlib import resources
 
-from socklab.log import setup
+from socklab.log import configure
 from socklab.services.mail import DOMAIN, accounts
 
 # Runtime files, on the /tmp tmpfs (the root file system is read-only).  dovecot.conf names
@@ -45,12 +46,12 @@ class SupervisorError(Exception):
 class Supervisor:
     """Start programs in order, stop them all (in reverse order) when one stops or on SIGTERM.
 
-    :param log: where to say what happens.
+    :param logger: where to say what happens (default: the logger ``mail-host``).
     :param stop_timeout: seconds each program gets to exit after SIGTERM before SIGKILL.
     """
 
-    def __init__(self, log, stop_timeout: float = 8.0) -> None:
-        self.log = log
+    def __init__(self, logger: logging.Logger | None = None, stop_timeout: float = 8.0) -> None:
+        self.log = logger or logging.getLogger("mail-host")
         self.stop_timeout = stop_timeout
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.signalled: int | None = None
@@ -123,7 +124,8 @@ def main(argv=None) -> int:
                    help="largest message the SMTP server accepts (default: mail-smtpd's)")
     p.add_argument("--verbose", action="store_true", help="log every SMTP command")
     args = p.parse_args(argv)
-    log = setup("mail-host")
+    configure()
+    log = logging.getLogger("mail-host")
 
     try:
         users = accounts.parse(args.accounts)

@@ -18,6 +18,7 @@ on the number of readers and an idle timeout for each.
 from __future__ import annotations
 
 import argparse
+import logging
 import socketserver
 import ssl
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from socklab.cli import env
 from socklab.files import write_atomically
-from socklab.log import setup
+from socklab.log import configure
 from socklab.serving import PerAddress, serve_until_stopped
 from socklab.services.news.protocol import NNTPHandler
 from socklab.services.news.seed import seed
@@ -34,6 +35,8 @@ from socklab.services.news.spool import Spool
 
 PORT = 119
 SPOOL = "/var/spool/news"
+
+log = logging.getLogger("news-server")
 
 
 class NewsServer(socketserver.ThreadingTCPServer):
@@ -52,6 +55,7 @@ class NewsServer(socketserver.ThreadingTCPServer):
     :param max_article: the largest article ``POST`` accepts, in octets.
     :param require_auth: if true, only a logged-in reader may read or post (``480``).
     :param tls_context: a server-side ``ssl.SSLContext``; readers may then use STARTTLS.
+    :param logger: where the server's log lines go (default: the logger ``news-server``).
     """
 
     allow_reuse_address = True      # a restarted server can bind its port at once
@@ -63,7 +67,8 @@ class NewsServer(socketserver.ThreadingTCPServer):
                  path_host: str = "news.lab.test", idle_timeout: float = 180.0, post_timeout: float = 600.0,
                  max_clients: int = 64, max_per_address: int = 32, max_article: int = 1_000_000,
                  require_auth: bool = False,
-                 tls_context: ssl.SSLContext | None = None, handler=NNTPHandler) -> None:
+                 tls_context: ssl.SSLContext | None = None, handler=NNTPHandler,
+                 logger: logging.Logger | None = None) -> None:
         self.spool = spool
         self.accounts = dict(accounts or {})
         self.path_host = path_host
@@ -72,7 +77,7 @@ class NewsServer(socketserver.ThreadingTCPServer):
         self.max_article = max_article
         self.require_auth = require_auth
         self.tls_context = tls_context
-        self.log = setup("news-server")
+        self.log = logger or log
         self._slots = threading.BoundedSemaphore(max_clients)
         self.max_per_address = max_per_address
         self._per_address = PerAddress(max_per_address)
@@ -135,7 +140,7 @@ def open_spool(path: str | Path, *, path_host: str = "news.lab.test", seed_new: 
     if seed_new and not marker.exists():
         count = seed(spool)
         write_atomically(marker, b"The seed groups and articles are written; they are never written again.\n")
-        setup("news-server").info("new spool: seeded %d articles in %d groups", count, len(spool.groups()))
+        log.info("new spool: seeded %d articles in %d groups", count, len(spool.groups()))
     return spool
 
 
@@ -175,7 +180,7 @@ def main(argv=None) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
 
-    log = setup("news-server")
+    configure()
     accounts = {env("NEWS_USER", "student"): env("NEWS_PASSWORD", "password")}
     spool = open_spool(args.spool, path_host=args.path_host, seed_new=not args.no_seed)
     context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None

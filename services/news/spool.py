@@ -108,9 +108,12 @@ class Spool:
 
     :param root: the spool directory (a Docker volume in the lab); created if missing.
     :param path_host: this server's name in ``Path`` and ``Xref`` headers.
+    :param logger: where to say what was repaired or skipped (default: ``news-server``).
     """
 
-    def __init__(self, root: str | os.PathLike, *, path_host: str = "news.lab.test") -> None:
+    def __init__(self, root: str | os.PathLike, *, path_host: str = "news.lab.test",
+                 logger: logging.Logger | None = None) -> None:
+        self.log = logger or log
         self.root = Path(root)
         self.path_host = path_host
         self.articles_dir = self.root / "articles"
@@ -135,7 +138,7 @@ class Spool:
     def _load(self) -> None:
         """Read ``active`` and friends, clean ``tmp/``, and index every article."""
         for leftover in self.tmp_dir.iterdir():
-            log.info("removing %s: an article that was never acknowledged", leftover.name)
+            self.log.info("removing %s: an article that was never acknowledged", leftover.name)
             leftover.unlink()
         if self.is_new:
             return
@@ -160,13 +163,13 @@ class Spool:
                 self._index(group.name, number, directory / str(number))
             group.numbers = [n for n in numbers if (group.name, n) in self._by_place]
             if numbers and numbers[-1] > group.high:
-                log.info("%s: article %d is on disk but not in active; high-water mark raised",
+                self.log.info("%s: article %d is on disk but not in active; high-water mark raised",
                          group.name, numbers[-1])
                 group.high = numbers[-1]
                 repaired = True
         if repaired:
             self._write_active()
-        log.info("spool %s: %d groups, %d articles", self.root, len(self._groups), len(self._by_id))
+        self.log.info("spool %s: %d groups, %d articles", self.root, len(self._groups), len(self._by_id))
 
     def _read_lines(self, name: str) -> list[str]:
         try:
@@ -179,11 +182,11 @@ class Spool:
         try:
             article = Article.from_bytes(path.read_bytes())
         except (OSError, ArticleError) as exc:
-            log.warning("skipping %s: %s", path, exc)
+            self.log.warning("skipping %s: %s", path, exc)
             return
         msgid = article.get("Message-ID")
         if not msgid:
-            log.warning("skipping %s: no Message-ID", path)
+            self.log.warning("skipping %s: no Message-ID", path)
             return
         entry = self._by_id.get(msgid)
         if entry is None:
@@ -331,7 +334,7 @@ class Spool:
                 for path in paths:                              # not acknowledged: undo
                     path.unlink(missing_ok=True)
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    log.warning("%s not stored: the spool's disk is full", msgid)
+                    self.log.warning("%s not stored: the spool's disk is full", msgid)
                     raise SpoolError("the server's disk is full; nothing was stored, try again later") from exc
                 raise SpoolError(f"cannot store the article: {exc.strerror or exc}") from exc
             finally:
@@ -350,6 +353,6 @@ class Spool:
             except OSError as exc:
                 # The article itself is durable, and the next start finds its number by
                 # scanning the group directory, so the post still counts.
-                log.warning("could not rewrite active (%s); the next start repairs it", exc)
+                self.log.warning("could not rewrite active (%s); the next start repairs it", exc)
             return entry
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import selectors
@@ -34,7 +35,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from socklab.log import setup
+from socklab.log import configure
 
 PORT = 7000
 WORKSPACE = Path("/home/student/workspace")
@@ -181,11 +182,13 @@ def _zombie(pid: str) -> bool:
 class Runner:
     """Serve the JSON-line protocol on *port*; run at most one student program at a time."""
 
-    def __init__(self, port: int = PORT, workspace: Path = WORKSPACE, log=None, sweep: bool = True) -> None:
-        """*sweep*: kill every process of the host after a program (only on a host of its own)."""
+    def __init__(self, port: int = PORT, workspace: Path = WORKSPACE, logger: logging.Logger | None = None,
+                 sweep: bool = True) -> None:
+        """*sweep*: kill every process of the host after a program (only on a host of its own);
+        *logger*: where to log (default: the logger ``exercise-runner``)."""
         self.workspace = workspace
         self.sweep = sweep
-        self.log = log or setup("exercise-runner")
+        self.log = logger or logging.getLogger("exercise-runner")
         self.program: Program | None = None
         self.sock = socket.create_server(("", port), reuse_port=False)
         self.selector = selectors.DefaultSelector()
@@ -294,6 +297,7 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=PORT)
     p.add_argument("--workspace", type=Path, default=WORKSPACE)
     args = p.parse_args(argv)
+    configure()
     runner = Runner(args.port, args.workspace)
     signal.signal(signal.SIGTERM, lambda *_: (kill_everything_but_me(), os._exit(0)))
     try:

@@ -29,8 +29,8 @@ def smoke(tmp_path_factory):
     before = {"containers": docker_ids("ps", "-aq"), "volumes": docker_ids("volume", "ls", "-q"),
               "networks": docker_ids("network", "ls", "-q")}
     env = {**os.environ, "SOCKLAB_BENCH_JSON": str(out)}
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "bench.py"), "--smoke"], env=env,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run([sys.executable, "-m", "tools.bench", "--smoke"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
     after = {"containers": docker_ids("ps", "-aq"), "volumes": docker_ids("volume", "ls", "-q"),
              "networks": docker_ids("network", "ls", "-q")}
     doc = json.loads(out.read_text()) if out.exists() else None

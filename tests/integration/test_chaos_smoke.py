@@ -1,4 +1,4 @@
-"""`make chaos` in miniature (tools/chaos.py --smoke): fuzz, flood, kill -9 and a full disk,
+"""`make chaos` in miniature (python3 -m tools.chaos --smoke): fuzz, flood, kill -9 and a full disk,
 with small counts, on a lab of its own -- and every promise of the full campaign checked.
 
 Each assertion can fail: a traceback in any server's log, a server that restarted while
@@ -26,7 +26,7 @@ def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("chaos") / "smoke.json"
     before = {"containers": docker_ids("ps", "-aq"), "volumes": docker_ids("volume", "ls", "-q")}
     env = {**os.environ, "SOCKLAB_CHAOS_JSON": str(out)}
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "chaos.py"), "--smoke"], env=env,
+    run = subprocess.run([sys.executable, "-m", "tools.chaos", "--smoke"], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     after = {"containers": docker_ids("ps", "-aq"), "volumes": docker_ids("volume", "ls", "-q")}
     doc = json.loads(out.read_text()) if out.exists() else None

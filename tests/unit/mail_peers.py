@@ -85,6 +85,7 @@ class MailLab:
         self.thread.start()
         self.log = _Lines()
         logging.getLogger("mail-smtpd").addHandler(self.log)
+        logging.getLogger("mail-smtpd").setLevel(logging.INFO)    # the server's main() would configure this
         self.server = MailServer(LMTPDelivery(self.lmtp_path, local_hostname="mail.lab.test", timeout=10),
                                  accounts.PasswdFile(self.passwd_file, "lab.test"), tls_context(str(cert), str(key)),
                                  host="127.0.0.1", ports=(0, 0, 0), max_size=max_size, timeout=timeout)

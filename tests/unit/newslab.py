@@ -36,6 +36,7 @@ class RunningServer:
         self.thread.start()
         self._log = _Lines()
         logging.getLogger("news-server").addHandler(self._log)
+        logging.getLogger("news-server").setLevel(logging.INFO)     # what the server's main() configures
 
     def log_lines(self) -> list[str]:
         """What the server has logged since it started."""

@@ -61,6 +61,7 @@ class Records(logging.Handler):
     def __enter__(self):
         for name in self.names:
             logging.getLogger(name).addHandler(self)
+            logging.getLogger(name).setLevel(logging.INFO)
         return self
 
     def __exit__(self, *exc):

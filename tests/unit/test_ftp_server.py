@@ -486,3 +486,37 @@ def test_server_options_from_the_command_line(tmp_path, monkeypatch):
         assert (tmp_path / "home" / "u" / "README.txt").exists()
     finally:
         srv.shutdown()
+
+
+# --------------------------------------------------------------------------- pyftpdlib version
+
+def test_the_fixes_are_written_for_the_installed_pyftpdlib():
+    import pyftpdlib
+
+    from socklab.services.ftp import pyftpdlib_fixes
+    assert pyftpdlib.__ver__ == pyftpdlib_fixes.WRITTEN_FOR
+    pyftpdlib_fixes.check_version()                 # no error
+
+
+def test_another_pyftpdlib_version_is_refused_naming_both():
+    from socklab.services.ftp.pyftpdlib_fixes import WRITTEN_FOR, PyftpdlibVersionError, check_version
+    with pytest.raises(PyftpdlibVersionError) as caught:
+        check_version("1.5.10")
+    assert "pyftpdlib 1.5.10 is installed" in str(caught.value)
+    assert f"pyftpdlib {WRITTEN_FOR}" in str(caught.value)
+
+
+def test_the_server_does_not_start_on_another_pyftpdlib(root, monkeypatch, capsys):
+    import pyftpdlib
+
+    from socklab.services.ftp import server as ftp_module
+    monkeypatch.setattr(pyftpdlib, "__ver__", "2.0.0")
+    with pytest.raises(ftp_module.PyftpdlibVersionError, match="pyftpdlib 2.0.0 is installed"):
+        FTPLabServer(("127.0.0.1", 0), root=root)
+    assert not root.exists()                        # refused before touching anything
+    with pytest.raises(SystemExit) as exit_:
+        ftp_module.main(["--host", "127.0.0.1", "--port", "0", "--root", str(root), "--no-tls"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ftp-server: pyftpdlib 2.0.0 is installed") and err.count("\n") == 1
+    assert "Traceback" not in err

@@ -373,3 +373,46 @@ def test_client_piped_into_head_stops_quietly(tcp_server):
     proc.stdin.close()
     assert proc.wait(10) == 141
     assert proc.stderr.read() == b""
+
+
+# ---------------------------------------------------------------- socketserver's meaning of the names
+
+@pytest.mark.parametrize("make", [lambda: TimestampServer(("127.0.0.1", 0)),
+                                  lambda: UDPTimestampServer(("127.0.0.1", 0))], ids=["tcp", "udp"])
+def test_shutdown_returns_once_serve_forever_has_stopped(make):
+    server = make()
+    done = threading.Event()
+
+    def serve():
+        server.serve_forever()
+        done.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        if server.socket.type == socket.SOCK_STREAM:     # serving: a client is answered
+            assert re.fullmatch(STAMP + b"up", talk(server.address, b"up"))
+        server.shutdown()
+        assert done.is_set()                  # serve_forever() had returned before shutdown() did
+        thread.join(5)
+        restarted = threading.Thread(target=server.serve_forever, daemon=True)
+        restarted.start()                     # serve_forever() may be called again
+        if server.socket.type == socket.SOCK_STREAM:
+            assert re.fullmatch(STAMP + b"again", talk(server.address, b"again"))
+        server.shutdown()
+        restarted.join(5)
+        assert not restarted.is_alive()
+    finally:
+        server.server_close()
+
+
+def test_shutdown_while_not_serving_returns_at_once_and_stops_the_next_serve_forever():
+    server = TimestampServer(("127.0.0.1", 0))
+    try:
+        server.shutdown()                     # not serving: returns at once, the request is kept
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()                        # ... so this loop stops at once (socketserver's way)
+        thread.join(5)
+        assert not thread.is_alive()
+    finally:
+        server.server_close()
