@@ -33,6 +33,7 @@ nothing is built again, so a warm ``make lab`` goes straight to starting the hos
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -385,10 +386,20 @@ def build_lab() -> None:
 
 
 def build(hosts: list[str] | None = None) -> None:
+    """Build what is missing: the base image, the lab CA and host certificates, the lab image.
+
+    One build at a time per checkout: several labs started at once (the tests' parallel
+    workers, ``make class``) would otherwise each make a CA and certificates into the same
+    pki/ and mix one run's certificate with another's key.  The others wait on a lock file,
+    then find everything built.
+    """
     check_docker()
-    build_base()
-    build_pki(hosts if hosts is not None else services())
-    build_lab()
+    (ROOT / ".lab").mkdir(exist_ok=True)
+    with open(ROOT / ".lab" / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        build_base()
+        build_pki(hosts if hosts is not None else services())
+        build_lab()
 
 
 # --------------------------------------------------------------------------- a running lab
