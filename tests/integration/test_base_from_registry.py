@@ -25,13 +25,14 @@ does.  A machine without a registry never runs the Dockerfile, so this test give
 While the stand-in is tagged (a minute or two), a ``make lab`` elsewhere on this Docker
 engine that has no base yet would build it from the stand-in, which gives the same packages.
 
-Time: about 2-4 minutes on two cores -- mmdebstrap's minbase (~30 s), the Dockerfile's
-apt-get run (~1-2 min, packages downloaded from deb.debian.org), the lab image (~20 s),
-plus 1-3 min for the mmdebstrap base when it is not built yet.
+Time: about 2-5 minutes on two cores -- the stand-in (~45 s), the Dockerfile's apt-get run
+(~1-3 min, packages downloaded from deb.debian.org), the lab image on it (~30-60 s), plus
+2-3 min for the mmdebstrap base when it is not built yet.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 import time
@@ -110,6 +111,8 @@ def installed(image: str) -> set[str]:
 
 def make_slim_stand_in(tag: str) -> None:
     """A bookworm minbase made with mmdebstrap and set up as the slim image is, imported as *tag*."""
+    if not shutil.which("mmdebstrap"):
+        pytest.fail("this test needs mmdebstrap (apt-get install mmdebstrap)", pytrace=False)
     with tempfile.TemporaryDirectory(prefix="socklab-slim-") as tmp:
         root = Path(tmp) / "root"
         res = subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "--mode=root",
@@ -151,20 +154,30 @@ def mmdebstrap_base(lab_tool):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOCKLAB_BASE_FROM", "mmdebstrap")
         lab_tool.build_base()
+    # made while some debian:bookworm-slim was tagged, `make lab` would have used the Dockerfile
+    made_by = docker("run", "--rm", "--network", "none", lab_tool.BASE_IMAGE, "sh", "-c",
+                     "test -d /usr/share/man/man1 && ! test -e /usr/sbin/policy-rc.d", check=False)
+    if made_by.returncode != 0:
+        pytest.fail(f"{lab_tool.BASE_IMAGE} was built FROM {SLIM} (it has no manual pages), not by mmdebstrap: "
+                    f"remove it (docker rmi {lab_tool.BASE_IMAGE}) and run this test again", pytrace=False)
     return lab_tool.BASE_IMAGE
 
 
 @pytest.fixture(scope="module")
 def slim(mmdebstrap_base):
-    """``debian:bookworm-slim``: the real one if present (untouched), else a stand-in tagged so."""
-    if image_id(SLIM):
-        yield SLIM
+    """``debian:bookworm-slim``: the real one if present (untouched), else a stand-in tagged so.
+
+    Yields the image's ID, which stays valid even if the name goes meanwhile.
+    """
+    found = image_id(SLIM)
+    if found:
+        yield found
         return
     stand_in = f"{THROWAWAY}-slim"
     try:
         make_slim_stand_in(stand_in)
         docker("tag", stand_in, SLIM)
-        yield SLIM
+        yield image_id(stand_in)
     finally:
         if image_id(SLIM) is not None and image_id(SLIM) == image_id(stand_in):
             docker("rmi", SLIM, check=False)            # only the name: the image goes with stand_in
@@ -203,7 +216,7 @@ def registry_lab(lab_tool, registry_base):
 
 
 def test_the_stand_in_is_slim_where_the_dockerfile_can_tell(slim):
-    """What the Dockerfile meets is minbase with slim's dpkg and apt settings."""
+    """What the Dockerfile meets is bookworm with slim's dpkg settings and policy-rc.d."""
     res = docker("run", "--rm", "--network", "none", slim, "sh", "-c",
                  "cat /etc/debian_version; grep -h '^path-exclude' /etc/dpkg/dpkg.cfg.d/*; "
                  "test -x /usr/sbin/policy-rc.d && echo policy-rc.d")
