@@ -15,8 +15,8 @@ does.  A machine without a registry never runs the Dockerfile, so this test give
    ``debian:bookworm-slim`` already on the machine is used as it is and never touched;
    the tag made here is removed afterwards, whatever happens.
 2. tools/lab.py's ``build_base`` runs the Dockerfile (``SOCKLAB_BASE_FROM=registry``) into
-   a throw-away image, and the lab's usual base (``SOCKLAB_BASE_FROM=mmdebstrap``) is built
-   as ``make lab`` builds it -- or reused when it is up to date.
+   a throw-away image.  The lab's usual base (``SOCKLAB_BASE_FROM=mmdebstrap``) is reused
+   when it is up to date, else built as ``make lab`` builds it, under a throw-away tag.
 3. The two bases must hold the same installed Debian packages, every one of packages.txt
    among them; a package found in one only fails the test unless :data:`MAY_DIFFER`
    explains it.  The lab image is then built on the Dockerfile's base and the Python
@@ -144,23 +144,40 @@ def lab_tool():
     return load_tools_lab()
 
 
+def made_by_mmdebstrap(image: str) -> bool:
+    """Manual pages and no policy-rc.d: not made FROM a slim image (as `make lab` does while
+    some ``debian:bookworm-slim`` is tagged on this engine)."""
+    return docker("run", "--rm", "--network", "none", image, "sh", "-c",
+                  "test -d /usr/share/man/man1 && ! test -e /usr/sbin/policy-rc.d", check=False).returncode == 0
+
+
 @pytest.fixture(scope="module")
 def mmdebstrap_base(lab_tool):
-    """The lab's usual base, socklab/base:bookworm, as `make lab` builds it without a registry.
+    """The base as `make lab` builds it where no registry answers, by image ID.
 
-    Built (or found up to date) before any ``debian:bookworm-slim`` stand-in exists, and with
-    ``SOCKLAB_BASE_FROM=mmdebstrap`` said outright, so it never comes from the Dockerfile.
+    The lab's socklab/base:bookworm when it was made by mmdebstrap from this checkout's
+    package list; else one built as `make lab` builds it (``SOCKLAB_BASE_FROM=mmdebstrap``)
+    under a throw-away tag, leaving the shared name to `make lab`.  Either way before any
+    ``debian:bookworm-slim`` stand-in exists.
     """
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOCKLAB_BASE_FROM", "mmdebstrap")
-        lab_tool.build_base()
-    # made while some debian:bookworm-slim was tagged, `make lab` would have used the Dockerfile
-    made_by = docker("run", "--rm", "--network", "none", lab_tool.BASE_IMAGE, "sh", "-c",
-                     "test -d /usr/share/man/man1 && ! test -e /usr/sbin/policy-rc.d", check=False)
-    if made_by.returncode != 0:
-        pytest.fail(f"{lab_tool.BASE_IMAGE} was built FROM {SLIM} (it has no manual pages), not by mmdebstrap: "
-                    f"remove it (docker rmi {lab_tool.BASE_IMAGE}) and run this test again", pytrace=False)
-    return lab_tool.BASE_IMAGE
+    want = lab_tool.digest(["images/base", "images/base/Dockerfile"])
+    found = image_id(lab_tool.BASE_IMAGE)
+    if found and lab_tool.image_label(found, "socklab.base") == want and made_by_mmdebstrap(found):
+        yield found
+        return
+    image = f"{THROWAWAY}-mmdebstrap"
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SOCKLAB_BASE_FROM", "mmdebstrap")
+            try:
+                lab_tool.build_base(image)
+            except lab_tool.LabError as exc:
+                pytest.fail(f"the mmdebstrap base did not build:\n{exc}", pytrace=False)
+        built = image_id(image)
+        assert made_by_mmdebstrap(built), f"{image} has no manual pages or has policy-rc.d"
+        yield built
+    finally:
+        docker("rmi", image, check=False)
 
 
 @pytest.fixture(scope="module")
