@@ -27,7 +27,7 @@ engine that has no base yet would build it from the stand-in, which gives the sa
 
 Time: about 2-5 minutes on two cores -- the stand-in (~45 s), the Dockerfile's apt-get run
 (~1-3 min, packages downloaded from deb.debian.org), the lab image on it (~30-60 s), plus
-2-3 min for the mmdebstrap base when it is not built yet.
+2-3 min for the mmdebstrap base when it is not built yet; up to 8 minutes on a busy machine.
 """
 
 from __future__ import annotations
