@@ -1,0 +1,265 @@
+"""The base image's other road: ``FROM debian:bookworm-slim`` (images/base/Dockerfile).
+
+tools/lab.py builds socklab/base:bookworm in one of two ways from one package list
+(images/base/packages.txt): with mmdebstrap and ``docker import`` where no registry answers,
+or with images/base/Dockerfile on top of Docker Hub's ``debian:bookworm-slim`` where one
+does.  A machine without a registry never runs the Dockerfile, so this test gives it a
+``debian:bookworm-slim`` made here:
+
+1. mmdebstrap makes a Debian bookworm ``minbase`` root file system -- the variant the slim
+   image is made from -- and gives it what makes the slim image *slim* and Docker-friendly:
+   dpkg leaves out documentation, manual pages and translations (``/etc/dpkg/dpkg.cfg.d``),
+   apt keeps no caches and fetches no translations, and ``policy-rc.d`` stops packages
+   from starting their services while an image is built.  ``docker import`` makes it an
+   image under a throw-away tag, which is then tagged ``debian:bookworm-slim``.  A real
+   ``debian:bookworm-slim`` already on the machine is used as it is and never touched;
+   the tag made here is removed afterwards, whatever happens.
+2. tools/lab.py's ``build_base`` runs the Dockerfile (``SOCKLAB_BASE_FROM=registry``) into
+   a throw-away image.  The lab's usual base (``SOCKLAB_BASE_FROM=mmdebstrap``) is reused
+   when it is up to date, else built as ``make lab`` builds it, under a throw-away tag.
+3. The two bases must hold the same installed Debian packages, every one of packages.txt
+   among them; a package found in one only fails the test unless :data:`MAY_DIFFER`
+   explains it.  The lab image is then built on the Dockerfile's base and the Python
+   libraries and programs the lab's servers use must work there.
+
+While the stand-in is tagged (a minute or two), a ``make lab`` elsewhere on this Docker
+engine that has no base yet would build it from the stand-in, which gives the same packages.
+
+Time: about 2-5 minutes on two cores -- the stand-in (~45 s), the Dockerfile's apt-get run
+(~1-3 min, packages downloaded from deb.debian.org), the lab image on it (~30-60 s), plus
+2-3 min for the mmdebstrap base when it is not built yet; up to 8 minutes on a busy machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from labharness import ROOT, load_tools_lab
+
+SLIM = "debian:bookworm-slim"
+THROWAWAY = "socklab-test/" + uuid.uuid4().hex[:12]       # prefix of every image made here
+
+# Packages allowed in one base and not the other, each with the reason.  None is known:
+# both bases start from bookworm's minbase and install packages.txt without Recommends.
+MAY_DIFFER: dict[str, str] = {}
+
+# What the slim images leave out (debuerreotype's "slimify": dpkg never unpacks these)
+# and keep (the copyright files, locale.alias), as dpkg configuration in the image.
+SLIM_DPKG_CFG = """\
+# like debian:*-slim: no documentation, manual pages or translations
+path-exclude /usr/share/doc/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/lintian/overrides/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/man/*
+path-include /usr/share/doc/*/copyright
+path-include /usr/share/locale/locale.alias
+"""
+# Debian's Docker images: no package caches, no translated package lists, no services
+# started by package scripts during `docker build`.
+DOCKER_APT_CONF = """\
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+Acquire::Languages "none";
+Acquire::GzipIndexes "true";
+"""
+POLICY_RC_D = "#!/bin/sh\n# no service starts while an image is built\nexit 101\n"
+
+# The libraries socklab's hosts import (Debian's packages) and the standard modules the chapter
+# teaches; then socklab itself, as installed into the lab image.
+PYTHON_SMOKE = (
+    "import OpenSSL, aiosmtpd.controller, dpkt, pyftpdlib.servers, setuptools;"
+    "import ftplib, imaplib, nntplib, poplib, smtplib, socketserver, ssl;"
+    "import socklab, socklab.i18n;"
+    "assert (socklab.i18n.LOCALE_DIR / 'zh_CN/LC_MESSAGES/socklab.mo').is_file(), 'no Chinese catalog';"
+    "print('ok', OpenSSL.__version__, dpkt.__version__)"
+)
+PROGRAMS = [["dovecot", "--version"], ["msgfmt", "--version"], ["tini", "--version"],
+            ["rsvg-convert", "--version"], ["nft", "--version"], ["tcpdump", "--version"],
+            ["swaks", "--version"], ["curl", "--version"], ["openssl", "version"]]
+
+
+def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    res = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and res.returncode != 0:
+        raise AssertionError(f"`docker {' '.join(args)}` failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
+    return res
+
+
+def image_id(ref: str) -> str | None:
+    res = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def installed(image: str) -> set[str]:
+    """The packages dpkg has installed in *image* (status ``ii``)."""
+    out = docker("run", "--rm", "--network", "none", "--entrypoint", "dpkg-query", image,
+                 "-W", "-f", "${db:Status-Abbrev} ${Package}\n").stdout
+    return {line.split()[1] for line in out.splitlines() if line.startswith("ii ")}
+
+
+def make_slim_stand_in(tag: str) -> None:
+    """A bookworm minbase made with mmdebstrap and set up as the slim image is, imported as *tag*."""
+    if not shutil.which("mmdebstrap"):
+        pytest.fail("this test needs mmdebstrap (apt-get install mmdebstrap)", pytrace=False)
+    with tempfile.TemporaryDirectory(prefix="socklab-slim-") as tmp:
+        root = Path(tmp) / "root"
+        res = subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "--mode=root",
+                              "bookworm", str(root), *load_tools_lab().DEBIAN_MIRRORS],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, f"mmdebstrap failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}"
+        (root / "etc/dpkg/dpkg.cfg.d/docker").write_text(SLIM_DPKG_CFG)
+        (root / "etc/apt/apt.conf.d/docker-clean").write_text(DOCKER_APT_CONF)
+        policy = root / "usr/sbin/policy-rc.d"
+        policy.write_text(POLICY_RC_D)
+        policy.chmod(0o755)
+        subprocess.run(["rm", "-rf", *map(str, root.glob("var/lib/apt/lists/*")),
+                        *map(str, root.glob("var/cache/apt/*.bin"))], check=True)
+        tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-c", "."],
+                               stdout=subprocess.PIPE)
+        imported = subprocess.run(
+            ["docker", "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "--change", 'CMD ["bash"]', "-", tag], stdin=tar.stdout, capture_output=True, text=True, timeout=300)
+        tar.stdout.close()
+        assert tar.wait() == 0 and imported.returncode == 0, f"docker import failed:\n{imported.stderr}"
+
+
+@pytest.fixture(scope="module")
+def lab_tool():
+    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.fail("this test needs a Docker engine and `docker info` failed:\n" + probe.stderr.strip(),
+                    pytrace=False)
+    return load_tools_lab()
+
+
+def made_by_mmdebstrap(image: str) -> bool:
+    """Manual pages and no policy-rc.d: not made FROM a slim image (as `make lab` does while
+    some ``debian:bookworm-slim`` is tagged on this engine)."""
+    return docker("run", "--rm", "--network", "none", image, "sh", "-c",
+                  "test -d /usr/share/man/man1 && ! test -e /usr/sbin/policy-rc.d", check=False).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def mmdebstrap_base(lab_tool):
+    """The base as `make lab` builds it where no registry answers, by image ID.
+
+    The lab's socklab/base:bookworm when it was made by mmdebstrap from this checkout's
+    package list; else one built as `make lab` builds it (``SOCKLAB_BASE_FROM=mmdebstrap``)
+    under a throw-away tag, leaving the shared name to `make lab`.  Either way before any
+    ``debian:bookworm-slim`` stand-in exists.
+    """
+    want = lab_tool.digest(["images/base", "images/base/Dockerfile"])
+    found = image_id(lab_tool.BASE_IMAGE)
+    if found and lab_tool.image_label(found, "socklab.base") == want and made_by_mmdebstrap(found):
+        yield found
+        return
+    image = f"{THROWAWAY}-mmdebstrap"
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SOCKLAB_BASE_FROM", "mmdebstrap")
+            try:
+                lab_tool.build_base(image)
+            except lab_tool.LabError as exc:
+                pytest.fail(f"the mmdebstrap base did not build:\n{exc}", pytrace=False)
+        built = image_id(image)
+        assert made_by_mmdebstrap(built), f"{image} has no manual pages or has policy-rc.d"
+        yield built
+    finally:
+        docker("rmi", image, check=False)
+
+
+@pytest.fixture(scope="module")
+def slim(mmdebstrap_base):
+    """``debian:bookworm-slim``: the real one if present (untouched), else a stand-in tagged so.
+
+    Yields the image's ID, which stays valid even if the name goes meanwhile.
+    """
+    found = image_id(SLIM)
+    if found:
+        yield found
+        return
+    stand_in = f"{THROWAWAY}-slim"
+    try:
+        make_slim_stand_in(stand_in)
+        docker("tag", stand_in, SLIM)
+        yield image_id(stand_in)
+    finally:
+        if image_id(SLIM) is not None and image_id(SLIM) == image_id(stand_in):
+            docker("rmi", SLIM, check=False)            # only the name: the image goes with stand_in
+        docker("rmi", stand_in, check=False)
+
+
+@pytest.fixture(scope="module")
+def registry_base(lab_tool, slim):
+    """The base built by images/base/Dockerfile FROM *slim*, under a throw-away tag."""
+    image = f"{THROWAWAY}-base"
+    started = time.monotonic()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SOCKLAB_BASE_FROM", "registry")
+            try:
+                lab_tool.build_base(image)
+            except lab_tool.LabError as exc:
+                pytest.fail(f"the Dockerfile's base did not build:\n{exc}", pytrace=False)
+        print(f"images/base/Dockerfile FROM {SLIM}: {time.monotonic() - started:.0f} s")
+        yield image
+    finally:
+        docker("rmi", image, check=False)
+
+
+@pytest.fixture(scope="module")
+def registry_lab(lab_tool, registry_base):
+    """The lab image built on the Dockerfile's base (as tools/lab.py builds it), throw-away."""
+    image = f"{THROWAWAY}-lab"
+    lab_tool.build_pki(lab_tool.services())
+    try:
+        lab_tool.docker_build(["-f", "images/lab/Dockerfile", "--build-arg", f"BASE_IMAGE={registry_base}",
+                               "-t", image, "."])
+        yield image
+    finally:
+        docker("rmi", image, check=False)
+
+
+def test_the_stand_in_is_slim_where_the_dockerfile_can_tell(slim):
+    """What the Dockerfile meets is bookworm with slim's dpkg settings and policy-rc.d."""
+    res = docker("run", "--rm", "--network", "none", slim, "sh", "-c",
+                 "cat /etc/debian_version; grep -h '^path-exclude' /etc/dpkg/dpkg.cfg.d/*; "
+                 "test -x /usr/sbin/policy-rc.d && echo policy-rc.d")
+    assert res.stdout.startswith("12."), res.stdout
+    assert "path-exclude /usr/share/doc/*" in res.stdout and "policy-rc.d" in res.stdout, res.stdout
+
+
+def test_both_bases_hold_the_same_packages(mmdebstrap_base, registry_base):
+    from_registry, from_mmdebstrap = installed(registry_base), installed(mmdebstrap_base)
+    wanted = set(load_tools_lab().package_list())
+    assert wanted - from_registry == set(), "packages.txt, missing from the Dockerfile's base"
+    assert wanted - from_mmdebstrap == set(), "packages.txt, missing from the mmdebstrap base"
+    only_registry, only_mmdebstrap = from_registry - from_mmdebstrap, from_mmdebstrap - from_registry
+    print(f"{len(from_registry)} packages from the Dockerfile, {len(from_mmdebstrap)} from mmdebstrap; "
+          f"only the Dockerfile's: {sorted(only_registry)}; only mmdebstrap's: {sorted(only_mmdebstrap)}")
+    unexplained = (only_registry | only_mmdebstrap) - set(MAY_DIFFER)
+    assert not unexplained, (f"the two bases differ -- only in the Dockerfile's: {sorted(only_registry)}, "
+                             f"only in mmdebstrap's: {sorted(only_mmdebstrap)}")
+
+
+def test_the_dockerfile_base_runs_the_lab(registry_lab):
+    res = docker("run", "--rm", "--network", "none", "--user", "socklab", registry_lab,
+                 "python3", "-c", PYTHON_SMOKE)
+    assert res.stdout.startswith("ok "), res.stdout + res.stderr
+    for program in PROGRAMS:
+        # tcpdump's file capabilities need them in the bounding set, as the client host has them
+        res = docker("run", "--rm", "--network", "none", "--cap-add", "NET_RAW", "--cap-add", "NET_ADMIN",
+                     "--entrypoint", program[0], registry_lab, *program[1:], check=False)
+        assert res.returncode == 0, f"{' '.join(program)} in the Dockerfile's base: {res.stdout}{res.stderr}"
