@@ -33,6 +33,7 @@ nothing is built again, so a warm ``make lab`` goes straight to starting the hos
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -296,12 +297,17 @@ def package_list(path: Path = PACKAGES) -> list[str]:
             if line.strip() and not line.lstrip().startswith("#")]
 
 
+def debian_image() -> str:
+    """The image images/base/Dockerfile starts FROM: debian:bookworm-slim, or SOCKLAB_DEBIAN_IMAGE."""
+    return os.environ.get("SOCKLAB_DEBIAN_IMAGE") or "debian:bookworm-slim"
+
+
 def registry_answers() -> bool:
-    """Is debian:bookworm-slim here already, or can it be pulled (within 60 s)?"""
-    if subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"], capture_output=True).returncode == 0:
+    """Is :func:`debian_image` here already, or can it be pulled (within 60 s)?"""
+    if subprocess.run(["docker", "image", "inspect", debian_image()], capture_output=True).returncode == 0:
         return True
     try:
-        return subprocess.run(["docker", "pull", "-q", "debian:bookworm-slim"], capture_output=True,
+        return subprocess.run(["docker", "pull", "-q", debian_image()], capture_output=True,
                               timeout=60).returncode == 0
     except subprocess.TimeoutExpired:
         return False
@@ -320,9 +326,9 @@ def build_base(image: str = BASE_IMAGE, folder: str = "images/base") -> None:
     how = os.environ.get("SOCKLAB_BASE_FROM") or ("registry" if registry_answers() else "mmdebstrap")
     started = time.monotonic()
     if how == "registry":
-        say(f"building {image} FROM debian:bookworm-slim ...")
+        say(f"building {image} FROM {debian_image()} ...")
         docker_build(["-f", str(ROOT / "images" / "base" / "Dockerfile"), "--label", f"socklab.base={want}",
-                      "-t", image, str(ROOT / folder)])
+                      "--build-arg", f"DEBIAN_IMAGE={debian_image()}", "-t", image, str(ROOT / folder)])
     elif how == "mmdebstrap":
         try:
             install.ensure(["mmdebstrap"], command="make lab",
@@ -394,12 +400,21 @@ def build(hosts: list[str] | None = None) -> None:
     then find everything built.
     """
     check_docker()
-    (ROOT / ".lab").mkdir(exist_ok=True)
-    with open(ROOT / ".lab" / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with build_lock():
         build_base()
         build_pki(hosts if hosts is not None else services())
         build_lab()
+
+
+@contextlib.contextmanager
+def build_lock():
+    """Hold this checkout's build lock (.lab/build.lock) for the duration of the ``with``.
+
+    Not re-entrant: code inside :func:`build` must not take it again."""
+    (ROOT / ".lab").mkdir(exist_ok=True)
+    with open(ROOT / ".lab" / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 # --------------------------------------------------------------------------- a running lab

@@ -11,19 +11,18 @@ does.  A machine without a registry never runs the Dockerfile, so this test give
    dpkg leaves out documentation, manual pages and translations (``/etc/dpkg/dpkg.cfg.d``),
    apt keeps no caches and fetches no translations, and ``policy-rc.d`` stops packages
    from starting their services while an image is built.  ``docker import`` makes it an
-   image under a throw-away tag, which is then tagged ``debian:bookworm-slim``.  A real
-   ``debian:bookworm-slim`` already on the machine is used as it is and never touched;
-   the tag made here is removed afterwards, whatever happens.
+   image under a throw-away tag.  A real ``debian:bookworm-slim`` already on the machine is
+   used instead, as it is.
 2. tools/lab.py's ``build_base`` runs the Dockerfile (``SOCKLAB_BASE_FROM=registry``) into
-   a throw-away image.  The lab's usual base (``SOCKLAB_BASE_FROM=mmdebstrap``) is reused
+   a throw-away image, FROM the stand-in (``SOCKLAB_DEBIAN_IMAGE``, the Dockerfile's
+   ``DEBIAN_IMAGE`` argument): no image is ever tagged ``debian:bookworm-slim`` here, so a
+   ``make lab`` elsewhere on this engine, or another test running beside this one, never
+   takes the Dockerfile's road by mistake.  The lab's usual base (``SOCKLAB_BASE_FROM=mmdebstrap``) is reused
    when it is up to date, else built as ``make lab`` builds it, under a throw-away tag.
 3. The two bases must hold the same installed Debian packages, every one of packages.txt
    among them; a package found in one only fails the test unless :data:`MAY_DIFFER`
    explains it.  The lab image is then built on the Dockerfile's base and the Python
    libraries and programs the lab's servers use must work there.
-
-While the stand-in is tagged (a minute or two), a ``make lab`` elsewhere on this Docker
-engine that has no base yet would build it from the stand-in, which gives the same packages.
 
 Time: about 2-5 minutes on two cores -- the stand-in (~45 s), the Dockerfile's apt-get run
 (~1-3 min, packages downloaded from deb.debian.org), the lab image on it (~30-60 s), plus
@@ -182,22 +181,16 @@ def mmdebstrap_base(lab_tool):
 
 @pytest.fixture(scope="module")
 def slim(mmdebstrap_base):
-    """``debian:bookworm-slim``: the real one if present (untouched), else a stand-in tagged so.
-
-    Yields the image's ID, which stays valid even if the name goes meanwhile.
-    """
-    found = image_id(SLIM)
-    if found:
-        yield found
+    """The name of a bookworm-slim: the real ``debian:bookworm-slim`` if present (untouched),
+    else a stand-in made here under a throw-away tag."""
+    if image_id(SLIM):
+        yield SLIM
         return
     stand_in = f"{THROWAWAY}-slim"
     try:
         make_slim_stand_in(stand_in)
-        docker("tag", stand_in, SLIM)
-        yield image_id(stand_in)
+        yield stand_in
     finally:
-        if image_id(SLIM) is not None and image_id(SLIM) == image_id(stand_in):
-            docker("rmi", SLIM, check=False)            # only the name: the image goes with stand_in
         docker("rmi", stand_in, check=False)
 
 
@@ -209,11 +202,12 @@ def registry_base(lab_tool, slim):
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("SOCKLAB_BASE_FROM", "registry")
+            mp.setenv("SOCKLAB_DEBIAN_IMAGE", slim)
             try:
                 lab_tool.build_base(image)
             except lab_tool.LabError as exc:
                 pytest.fail(f"the Dockerfile's base did not build:\n{exc}", pytrace=False)
-        print(f"images/base/Dockerfile FROM {SLIM}: {time.monotonic() - started:.0f} s")
+        print(f"images/base/Dockerfile FROM {slim}: {time.monotonic() - started:.0f} s")
         yield image
     finally:
         docker("rmi", image, check=False)
@@ -223,7 +217,8 @@ def registry_base(lab_tool, slim):
 def registry_lab(lab_tool, registry_base):
     """The lab image built on the Dockerfile's base (as tools/lab.py builds it), throw-away."""
     image = f"{THROWAWAY}-lab"
-    lab_tool.build_pki(lab_tool.services())
+    with lab_tool.build_lock():                 # pki/ is made once, also beside parallel labs
+        lab_tool.build_pki(lab_tool.services())
     try:
         lab_tool.docker_build(["-f", "images/lab/Dockerfile", "--build-arg", f"BASE_IMAGE={registry_base}",
                                "-t", image, "."])
