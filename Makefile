@@ -2,7 +2,7 @@
 # LAB=name selects another, fully separate lab: LAB=alice make lab / LAB=alice make down.
 
 PYTHON ?= python3
-LAB_TOOL := $(PYTHON) tools/lab.py
+LAB_TOOL := $(PYTHON) -m tools.lab
 VENV := .venv
 export DOCKER_BUILDKIT := 0
 
@@ -55,28 +55,28 @@ chaos:  ## fuzz, flood, kill -9 and fill up every server of a private lab: nothi
 	@$(PYTHON) -m tools.chaos $(CHAOS_ARGS)
 
 k8s:  ## Kubernetes manifests for a class, a namespace per student (ROSTER=class.csv K8S_IMAGE=registry/socklab/lab:tag)
-	@$(PYTHON) tools/install.py k8s >&2
-	@$(PYTHON) tools/k8s.py $(ROSTER) $(if $(K8S_IMAGE),--image $(K8S_IMAGE)) $(K8S_ARGS)
+	@$(PYTHON) -m tools.install k8s >&2
+	@$(PYTHON) -m tools.k8s $(ROSTER) $(if $(K8S_IMAGE),--image $(K8S_IMAGE)) $(K8S_ARGS)
 class:  ## a lab per student of ROSTER=class.csv, entered over SSH (cards in classroom/); a re-run starts what is missing
-	@$(PYTHON) tools/classroom.py up $(ROSTER)
+	@$(PYTHON) -m tools.classroom up $(ROSTER)
 
 class-down:  ## stop every student's lab (their workspaces and volumes stay)
-	@$(PYTHON) tools/classroom.py down
+	@$(PYTHON) -m tools.classroom down
 
 class-clean:  ## delete every student's lab and volumes (workspaces stay in classroom/<id>/workspace)
-	@$(PYTHON) tools/classroom.py clean
+	@$(PYTHON) -m tools.classroom clean
 
 class-status:  ## a row per student: hosts ready, check results, disk used
-	@$(PYTHON) tools/classroom.py status
+	@$(PYTHON) -m tools.classroom status
 
 class-report:  ## every student's check results, as classroom/report.csv and classroom/report.html
-	@$(PYTHON) tools/classroom.py report
+	@$(PYTHON) -m tools.classroom report
 
 class-bench:  ## start CLASS_LABS labs (20), measure start-up, memory and idle CPU per lab, remove them
-	@$(PYTHON) tools/classroom.py bench $(CLASS_LABS)
+	@$(PYTHON) -m tools.classroom bench $(CLASS_LABS)
 
 $(VENV)/.installed: pyproject.toml
-	@$(PYTHON) tools/install.py test
+	@$(PYTHON) -m tools.install test
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'

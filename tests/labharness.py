@@ -1,4 +1,4 @@
-"""A lab for tests, started the way students start theirs: ``tools/lab.py up``.
+"""A lab for tests, started the way students start theirs: ``python3 -m tools.lab up`` (``make lab``).
 
 tools/lab.py runs Compose on compose.yaml, builds what is missing and waits until every host
 is ready (its healthcheck's probe passes), so tests run exactly the lab of ``make lab``.
@@ -17,7 +17,6 @@ log, stop, start, restart or kill it, and remove everything at the end (``close`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shlex
 import subprocess
@@ -29,23 +28,9 @@ from pathlib import Path
 
 import docker
 
+from tools import lab as labtool, ports
+
 ROOT = Path(__file__).resolve().parent.parent
-LAB_TOOL = ROOT / "tools" / "lab.py"
-
-
-def load_tools_lab():
-    """tools/lab.py as a module (``make lab``'s driver), loaded once by its path."""
-    key = "socklab_tools_lab"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, LAB_TOOL)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[key]
-            raise
-    return sys.modules[key]
 
 
 @dataclass
@@ -66,10 +51,10 @@ class Lab:
     """One lab of compose.yaml, started with tools/lab.py for tests.  Use as a context manager."""
 
     def __init__(self, name: str | None = None, compose: str | None = None) -> None:
-        self.tools = load_tools_lab()
+        self.tools = labtool
         self.name = name or f"t{uuid.uuid4().hex[:8]}"
         self.project = self.tools.project_name(self.name)
-        self.port_prefix = self.tools.free_port_prefix()     # as bench and chaos labs get theirs
+        self.port_prefix = ports.free_port_prefix()      # as bench and chaos labs get theirs
         self._workspace = tempfile.TemporaryDirectory(prefix="socklab-test-")
         os.chmod(self._workspace.name, 0o777)       # the client's student user writes here
         self.env = {**os.environ, "LAB": self.name, "LAB_PORT_PREFIX": str(self.port_prefix),
@@ -82,15 +67,15 @@ class Lab:
     # -- the lab tool
 
     def lab_tool(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        """``python3 tools/lab.py ARGS`` for this lab (``make ARGS`` with this lab's settings)."""
-        return subprocess.run([sys.executable, str(LAB_TOOL), *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+        """``python3 -m tools.lab ARGS`` for this lab (``make ARGS`` with this lab's settings)."""
+        return subprocess.run([sys.executable, "-m", "tools.lab", *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
 
     def up(self) -> "Lab":
         result = self.lab_tool("up")
         self.up_output = result.stdout + result.stderr
         if result.returncode != 0:
-            raise RuntimeError(f"`tools/lab.py up` failed for test lab {self.name}:\n{self.up_output[-6000:]}"
+            raise RuntimeError(f"`python3 -m tools.lab up` failed for test lab {self.name}:\n{self.up_output[-6000:]}"
                                f"\n--- the hosts' logs\n{self.all_logs()[-6000:]}")
         return self
 

@@ -21,33 +21,32 @@ Standard library only (like tools/lab.py); the ladder itself (dpkt) is drawn by
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # `python3 -m tools.capture` (make) or `python3 tools/capture.py`: run the one copy of this
+    # module that the other tools import, tools.capture (see tools/__init__.py)
+    if not __package__:     # run by its path: the checkout on sys.path, in place of tools/
+        sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    from tools.capture import main
+    sys.exit(main(sys.argv[1:]))
+
 import argparse
 import json
 import os
 import subprocess
-import sys
 import threading
 import uuid
-from pathlib import Path
 from typing import IO, Callable
 
+from socklab.i18n import _
+from socklab.see.capture import Recording, capture_name, record, tcpdump_args
+from tools import lab as labtool
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.append(str(ROOT))
-from socklab.i18n import _  # noqa: E402
-from socklab.see.capture import Recording, capture_name, record, tcpdump_args  # noqa: E402
 
 CAPTURES = ROOT / "workspace" / "captures"
-
-
-def _lab_module():
-    """tools/lab.py (when this file is used on its own, e.g. by tests)."""
-    import importlib.util
-    if "socklab_tools_lab" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("socklab_tools_lab", ROOT / "tools" / "lab.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["socklab_tools_lab"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["socklab_tools_lab"]
 
 
 def inspect(container_id: str) -> dict:
@@ -152,9 +151,9 @@ def _network(container: dict) -> str:
     return next(iter(container["NetworkSettings"]["Networks"]))
 
 
-def main(argv: list[str], lab=None) -> int:
+def main(argv: list[str]) -> int:
     """``tools/lab.py capture ...`` / ``tools/lab.py ladder ...``: raises lab.LabError for the user."""
-    lab = lab or _lab_module()
+    lab = labtool
     verb, rest = argv[0], argv[1:]
     lab.check_docker()
     name = lab.lab_name()
@@ -218,7 +217,3 @@ def main(argv: list[str], lab=None) -> int:
     print("\n".join("socklab: " + line for line in rec.report().splitlines()), file=notes, flush=True)
     print(file=notes)
     return ladder(path, network=_network(target), image=target["Image"], hosts=sorted(hosts), out=notes, lang=lang)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -55,7 +55,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tools import lab as labtool
+from tools import lab as labtool, ports
 from tools.measure import Progress, ToolError, attempt
 from tools.measure import sh as _sh
 
@@ -224,7 +224,7 @@ class Chaos:
                  f"private lab {self.lab}")
         progress("building what is missing: socklab/base, socklab/lab ...")
         labtool.build(hosts=labtool.services())
-        self.prefix = labtool.free_port_prefix()
+        self.prefix = ports.free_port_prefix()
         try:
             progress(f"starting the lab {self.lab} ...")
             self.make("lab")

@@ -23,14 +23,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from socklab.roster import Student
+from tools import classroom, lab
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.append(str(ROOT / "tools"))
-import classroom  # noqa: E402
-from socklab.roster import Student  # noqa: E402
 
 CGROUP = Path("/sys/fs/cgroup")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -152,7 +151,6 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, interrupted)
     classroom.CLASSROOM = ROOT / ".lab" / "class-bench"
     classroom.FIRST_PREFIX = 500
-    lab = classroom._lab()
     lab.check_docker()
     lab.build()
     students = [Student(f"bench-{n:03d}", f"Bench {n}") for n in range(1, count + 1)]

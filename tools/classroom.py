@@ -29,10 +29,20 @@ Only the standard library is used, like tools/lab.py, whose machinery this drive
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # `python3 -m tools.classroom` (make) or `python3 tools/classroom.py`: run the one copy of
+    # this module that the other tools import, tools.classroom (see tools/__init__.py)
+    if not __package__:     # run by its path: the checkout on sys.path, in place of tools/
+        sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    from tools.classroom import main
+    sys.exit(main(sys.argv[1:]))
+
 import concurrent.futures
 import csv
 import html
-import importlib.util
 import io
 import ipaddress
 import json
@@ -42,29 +52,15 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, asdict
-from pathlib import Path
+
+from socklab.i18n import _
+from socklab.roster import RosterError, Student, read_roster
+from tools import lab as labtool, ports
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.append(str(ROOT))
-from socklab.i18n import _  # noqa: E402
-from socklab.roster import RosterError, Student, read_roster  # noqa: E402
-
-
-def _lab():
-    """tools/lab.py, loaded by path under the name its own _tool() uses."""
-    key = "socklab_tools_lab"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / "lab.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
 CLASSROOM = Path(os.environ.get("CLASSROOM") or ROOT / "classroom")
 OVERRIDE = ROOT / "tools" / "classroom.compose.yaml"
 # port blocks PPP00-PPP99 from 300 (ports 30000-64099); 1xx are the tests', 2xx `make lab`'s
@@ -482,8 +478,7 @@ def report_html(header: list[str], rows: list[list[str]]) -> str:
 # --------------------------------------------------------------------------- running labs
 
 def lab_env(record: LabRecord) -> dict[str, str]:
-    lab = _lab()
-    env = lab.compose_env(record.id)
+    env = labtool.compose_env(record.id)
     env["LAB_PORT_PREFIX"] = str(record.prefix)
     env["LAB_WORKSPACE"] = str(record.folder / "workspace")   # the host folder compose.yaml mounts
     env.update(ssh_env(record.folder))
@@ -492,9 +487,8 @@ def lab_env(record: LabRecord) -> dict[str, str]:
 
 
 def compose(record: LabRecord, *args: str, **kw) -> subprocess.CompletedProcess:
-    lab = _lab()
-    cmd = lab.compose_command() + ["-p", lab.project_name(record.id), "--project-directory", str(ROOT),
-                                   "-f", str(class_compose()), "-f", str(OVERRIDE), *args]
+    cmd = labtool.compose_command() + ["-p", labtool.project_name(record.id), "--project-directory", str(ROOT),
+                                       "-f", str(class_compose()), "-f", str(OVERRIDE), *args]
     return subprocess.run(cmd, env=lab_env(record), cwd=ROOT, **kw)
 
 
@@ -505,7 +499,7 @@ def lab_state(record: LabRecord) -> tuple[int, int]:
     "starting", which says nothing yet; `make class` itself waits by probing
     (tools/lab.py's ``wait_ready``)."""
     ready = 0
-    found = _lab().containers(record.id)
+    found = labtool.containers(record.id)
     for c in found:
         state = c["State"]
         if state["Status"] == "running" and state.get("Health", {}).get("Status") != "unhealthy":
@@ -530,7 +524,7 @@ def probe_address() -> str:
 
 def to_start(records: list[LabRecord], state=lab_state, hosts: int | None = None) -> list[LabRecord]:
     """The labs a (re-)run has to start: those with a host missing or not ready."""
-    hosts = hosts if hosts is not None else len(_lab().services())
+    hosts = hosts if hosts is not None else len(labtool.services())
     return [r for r in records if state(r) != (hosts, hosts)]
 
 
@@ -540,8 +534,8 @@ def start_one(record: LabRecord, timeout: float = 300.0) -> None:
         raise ClassError(_("lab {id}: compose could not start it: {error}").format(
             id=record.id, error=(res.stderr.strip().splitlines() or ["?"])[-1]))
     try:
-        _lab().wait_ready(record.id, timeout=timeout)
-    except _lab().LabError as exc:
+        labtool.wait_ready(record.id, timeout=timeout)
+    except labtool.LabError as exc:
         raise ClassError(f"lab {record.id}: {exc}") from None
     deadline = time.monotonic() + 60
     while not ssh_answers(probe_address(), record.ssh_port):
@@ -618,10 +612,9 @@ def jobs() -> int:
 def records_for(students: list[Student]) -> list[LabRecord]:
     """Each student's record: the one kept in lab.json, else a new one (prefix, password)."""
     known = {r.id: r for r in load_records()}
-    lab = _lab()
 
     def busy(prefix: int) -> bool:
-        return not all(lab._port_free(prefix * 100 + n) for n in (SSH_SUFFIX,))
+        return not all(ports.port_free(prefix * 100 + n) for n in (SSH_SUFFIX,))
 
     prefixes = allocate_prefixes(students, {i: r.prefix for i, r in known.items()}, busy, first=FIRST_PREFIX)
     records = []
@@ -650,13 +643,12 @@ def check_bind() -> None:
 
 
 def up(roster: str) -> int:
-    lab = _lab()
     if not roster:
         raise ClassError(_("name the roster: make class ROSTER=class.csv"))
     check_bind()
     students = read_roster(roster)
-    lab.check_docker()
-    lab.build()
+    labtool.check_docker()
+    labtool.build()
     CLASSROOM.mkdir(exist_ok=True)
     CLASSROOM.chmod(0o700)      # passwords, host keys: the teacher's
     records = records_for(students)
@@ -682,7 +674,7 @@ def down(delete: bool) -> int:
     if not records:
         say(_("no class labs recorded in {folder}").format(folder=CLASSROOM))
         return 0
-    _lab().check_docker()
+    labtool.check_docker()
     args = ["down", "--remove-orphans"] + (["--volumes"] if delete else [])
     progress = Progress(len(records), stopping=True)
 
@@ -730,8 +722,8 @@ def status() -> int:
     if not records:
         say(_("no class labs recorded in {folder}").format(folder=CLASSROOM))
         return 0
-    _lab().check_docker()
-    hosts = len(_lab().services())
+    labtool.check_docker()
+    hosts = len(labtool.services())
     header = [_("student"), _("ssh port"), _("hosts ready"), _("checks passed"), _("last check"), _("disk")]
     rows = []
     for r in records:
@@ -767,7 +759,7 @@ def say(msg: str) -> None:
 
 def main(argv: list[str]) -> int:
     verb = argv[0] if argv else "help"
-    _lab().host_catalog()           # messages in Chinese when the teacher's locale says so
+    labtool.host_catalog()          # messages in Chinese when the teacher's locale says so
     try:
         if verb == "up":
             return up(argv[1] if len(argv) > 1 else os.environ.get("ROSTER", ""))
@@ -784,13 +776,14 @@ def main(argv: list[str]) -> int:
             say(f"{text_path}, {html_path}")
             return 0
         if verb == "bench":
-            return _bench().main(argv[1:])
+            from tools import class_bench     # only here: it imports this module
+            return class_bench.main(argv[1:])
         print(__doc__)
         return 0 if verb == "help" else 2
     except (ClassError, RosterError) as exc:
         print(f"socklab: {exc}", file=sys.stderr)
         return 1
-    except _lab().LabError as exc:
+    except labtool.LabError as exc:
         print(f"socklab: {exc}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:
@@ -798,15 +791,3 @@ def main(argv: list[str]) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("socklab_tools_class_bench",
-                                                  Path(__file__).resolve().parent / "class_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -53,10 +53,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from socklab.i18n import _
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
-from socklab.i18n import _  # noqa: E402
 
 STATE_DIR = ROOT / ".lab" / "impair"
 DEV = "eth0"                # a lab host's one interface on the lab network

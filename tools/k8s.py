@@ -38,6 +38,17 @@ never silently dropped: a lab that looks the same but is not would be worse than
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # `python3 -m tools.k8s` (make) or `python3 tools/k8s.py`: run the one copy of this
+    # module that the other tools import, tools.k8s (see tools/__init__.py)
+    if not __package__:     # run by its path: the checkout on sys.path, in place of tools/
+        sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    from tools.k8s import main
+    sys.exit(main())
+
 import argparse
 import base64
 import html
@@ -47,15 +58,14 @@ import math
 import os
 import re
 import secrets
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
+from socklab.i18n import _
+from socklab.roster import RosterError, Student, read_roster
+from tools import classroom     # its sshd files and cards
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.append(str(ROOT))
-from socklab.i18n import _  # noqa: E402
-from socklab.roster import RosterError, Student, read_roster  # noqa: E402
 
 COMPOSE_FILE = ROOT / "compose.yaml"
 CLASS_OVERLAY = ROOT / "tools" / "classroom.compose.yaml"   # what `make class` adds: the client's sshd
@@ -84,18 +94,6 @@ log = logging.getLogger("socklab.k8s")
 
 class K8sError(Exception):
     """compose.yaml, the roster or the options cannot be turned into manifests; one line says why."""
-
-
-def _classroom():
-    """tools/classroom.py (its sshd files and cards), loaded by path as tools/lab.py's _tool() does."""
-    import importlib.util
-    key = "socklab_tools_classroom"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / "classroom.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
 
 
 # --------------------------------------------------------------------------- reading compose.yaml
@@ -169,7 +167,7 @@ def merge(compose: dict, override: dict) -> dict:
 def class_lab(compose: dict, folder: Path) -> dict:
     """The lab of a class: *compose* with tools/classroom.compose.yaml on top, its bind mounts
     naming the sshd files of one student, in *folder* (see tools/classroom.py's write_ssh_files)."""
-    return merge(compose, load_compose(CLASS_OVERLAY, env=_classroom().ssh_env(folder)))
+    return merge(compose, load_compose(CLASS_OVERLAY, env=classroom.ssh_env(folder)))
 
 
 def image_users(dockerfile: Path = DOCKERFILE) -> dict[str, tuple[int, int]]:
@@ -645,7 +643,7 @@ class Accounts:
             values["SSH_AUTHORIZED_KEYS"] = student.ssh_key + "\n"
         else:
             # typed from a card: the classroom's kind of password (no 0/o, 1/l/i)
-            values["STUDENT_PASSWORD"] = kept.get("STUDENT_PASSWORD") or _classroom().new_password()
+            values["STUDENT_PASSWORD"] = kept.get("STUDENT_PASSWORD") or classroom.new_password()
         mail = []
         for entry in lab_env.get("MAIL_ACCOUNTS", "").replace(",", " ").split():
             user = entry.split(":", 1)[0]
@@ -948,7 +946,6 @@ def generate(students: list[Student], compose: dict, *, users: dict[str, tuple[i
                 a=seen[namespace_of(s)], b=s.id, ns=namespace_of(s)))
         seen[namespace_of(s)] = s.id
     lab_env = {var["name"]: var["value"] for h in hosts for var in h.container.get("env", [])}
-    classroom = _classroom()
     result = {}
     for s in students:
         folder = state / s.id
@@ -966,7 +963,7 @@ def generate(students: list[Student], compose: dict, *, users: dict[str, tuple[i
 
 def ssh_record(student: Student, accounts: "Accounts"):
     """The classroom's record of *student*'s SSH login: password (or key), no port block of its own."""
-    return _classroom().LabRecord(student.id, student.name, 0, accounts.values.get("STUDENT_PASSWORD", ""),
+    return classroom.LabRecord(student.id, student.name, 0, accounts.values.get("STUDENT_PASSWORD", ""),
                                   student.ssh_key)
 
 
@@ -978,7 +975,6 @@ def write_cards(manifests: dict[str, list[dict]], students: list[Student], state
     `kubectl apply` (the cards say where to read it), or on a LoadBalancer's address the
     sshd port.  ``--ssh-host`` names the host, else the cards say where to find it.
     """
-    classroom = _classroom()
     records, ports = [], {}
     for s in students:
         records.append(ssh_record(s, Accounts.load_or_make(state / s.id / KEPT, {}, s)))
@@ -1083,7 +1079,3 @@ def main(argv: list[str] | None = None) -> int:
             count=len(manifests), out=args.out))
     log.info(_("cards for the students: {cards}").format(cards=text_path))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -32,43 +32,37 @@ nothing is built again, so a warm ``make lab`` goes straight to starting the hos
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # `python3 -m tools.lab` (make) or `python3 tools/lab.py`: run the one copy of this module
+    # that every other tool imports, tools.lab, never a second one named __main__
+    if not __package__:     # run by its path: the checkout on sys.path, in place of tools/
+        sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    from tools.lab import main
+    sys.exit(main(sys.argv[1:]))
+
 import concurrent.futures
 import contextlib
 import fcntl
 import functools
 import hashlib
-import importlib.util
 import json
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import zlib
-from pathlib import Path
+
+# Messages in the user's language: socklab/i18n.py (standard library only) from this checkout.
+# On the host the compiled Chinese catalog lives in .lab/locale (see host_catalog()).
+from socklab import i18n
+from socklab.i18n import _
+from tools import impair, install     # install: what a fresh machine needs, and installing it
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _tool(name: str):
-    """tools/<name>.py, by its path: works however this file was loaded (script, import, by path)."""
-    key = f"socklab_tools_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module           # before running it: dataclasses look their module up there
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[key]
-            raise
-    return sys.modules[key]
-
-
-install = _tool("install")      # tools/install.py: what a fresh machine needs, and installing it
 COMPOSE_FILE = ROOT / "compose.yaml"
 # SOCKLAB_BASE_IMAGE / SOCKLAB_LAB_IMAGE name other images, e.g. for a cold build beside
 # the usual ones (tools/bench/ measures `make lab` from nothing that way)
@@ -88,12 +82,6 @@ DEBIAN_MIRRORS = [
 LAB_INPUTS = ["images/lab", "socklab", "services", "clients", "pyproject.toml", "pki/ca.crt", "pki/hosts"]
 DEFAULT_LAB = "socklab"
 DEFAULT_PORT_PREFIX = 200
-
-# Messages in the user's language: socklab/i18n.py (standard library only) from this checkout.
-# On the host the compiled Chinese catalog lives in .lab/locale (see host_catalog()).
-sys.path.append(str(ROOT))
-from socklab import i18n  # noqa: E402
-from socklab.i18n import _  # noqa: E402
 
 
 class LabError(Exception):
@@ -219,32 +207,6 @@ def port_prefix(lab: str) -> int:
     if lab == DEFAULT_LAB:
         return DEFAULT_PORT_PREFIX
     return DEFAULT_PORT_PREFIX + 1 + zlib.crc32(lab.encode()) % 99
-
-
-def free_port_prefix() -> int:
-    """A LAB_PORT_PREFIX for a throw-away lab (tests, bench): all its 100 ports free.
-
-    Prefixes 100-199 (ports 10000-19999): below Linux's ephemeral range (32768-60999), so
-    no outgoing connection takes one of them between this check and the containers' start,
-    and apart from the blocks of labs started with `make lab` (200-299).
-    """
-    used = set()
-    for line in output(["docker", "ps", "--format", "{{.Ports}}"]).splitlines():
-        used |= {int(p) // 100 for p in re.findall(r":(\d+)->", line)}
-    for prefix in random.sample(range(100, 200), 60):
-        if prefix not in used and all(_port_free(prefix * 100 + n) for n in range(100)):
-            return prefix
-    raise LabError("no free block of 100 ports on 127.0.0.1 for a lab")
-
-
-def _port_free(port: int) -> bool:
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
 
 
 def compose_env(lab: str) -> dict[str, str]:
@@ -505,11 +467,11 @@ def lab_map(lab: str) -> str:
     In the user's language: what a host is (compose.yaml's ``socklab.about``) is looked up in
     the catalog too; accounts, names and ports are shown as they are.
     """
-    pad = _mail_common().pad        # terminal columns: a Chinese character takes two
+    from clients.mail_common import pad    # terminal columns: a Chinese character takes two
     rows = []
     running = containers(lab)
     # hosts made worse by `make impair`: read back from each (tools/impair.py), marked below
-    impaired = _tool("impair").in_effect(lab, running, LAB_IMAGE)
+    impaired = impair.in_effect(lab, running, LAB_IMAGE)
     for c in running:
         labels = c["Config"]["Labels"]
         name = labels.get("com.docker.compose.service", c["Name"].lstrip("/"))
@@ -532,7 +494,7 @@ def lab_map(lab: str) -> str:
         if accounts:
             lines.append(f"  {'':<{width}} " + _("accounts: {accounts}").format(accounts=accounts))
         if name in impaired:
-            lines.append(f"  {'':<{width}} " + _tool("impair").map_line(impaired[name]))
+            lines.append(f"  {'':<{width}} " + impair.map_line(impaired[name]))
     lab_env = "" if lab == DEFAULT_LAB else f"LAB={lab} "
     footer = [
         (_("a shell on the client host:"),
@@ -545,17 +507,6 @@ def lab_map(lab: str) -> str:
     lines.append("")
     lines += [f"  {pad(label, 30)} {value}" for label, value in footer]
     return "\n".join(lines)
-
-
-def _mail_common():
-    """clients/mail_common.py, whose pad() lines up text that mixes Chinese and ASCII."""
-    if "socklab_clients_mail_common" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("socklab_clients_mail_common",
-                                                      ROOT / "clients" / "mail_common.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["socklab_clients_mail_common"] = module
-    return sys.modules["socklab_clients_mail_common"]
 
 
 def host_catalog() -> None:
@@ -660,7 +611,7 @@ def up() -> None:
     if compose(lab, "up", "-d", "--remove-orphans").returncode != 0:
         raise LabError(_("compose could not start the lab (see above)."))
     wait_ready(lab)
-    _tool("impair").heal_kept(lab, before, containers(lab), LAB_IMAGE)   # no `make impair` left behind
+    impair.heal_kept(lab, before, containers(lab), LAB_IMAGE)   # no `make impair` left behind
     say(_("all hosts healthy in {seconds:.0f} s").format(seconds=time.monotonic() - started))
     print()
     print(lab_map(lab))
@@ -677,15 +628,15 @@ def main(argv: list[str]) -> int:
             build()
         elif verb == "down":
             check_docker()
-            _tool("impair").forget(lab)     # the namespaces go with the containers
+            impair.forget(lab)     # the namespaces go with the containers
             return compose(lab, "down", "--remove-orphans").returncode
         elif verb == "clean":
             check_docker()
-            _tool("impair").forget(lab)
+            impair.forget(lab)
             return compose(lab, "down", "--remove-orphans", "--volumes").returncode
         elif verb in ("impair", "heal"):    # tools/impair.py: one host's link made worse, or well again
             check_docker()
-            return _tool("impair").main(verb, argv[1:], lab=lab, hosts=services(), running=containers(lab),
+            return impair.main(verb, argv[1:], lab=lab, hosts=services(), running=containers(lab),
                                         image=LAB_IMAGE)
         elif verb == "map":
             check_docker()
@@ -710,7 +661,8 @@ def main(argv: list[str]) -> int:
             return compose(lab, "exec", "-T", "-e", f"SOCKLAB_LANG={lang}", "client",
                            "lab-check", *argv[1:]).returncode
         elif verb in ("capture", "ladder"):     # a host's traffic and its ladder diagram (tools/capture.py)
-            return _tool("capture").main(argv, lab=sys.modules[__name__])
+            from tools import capture     # only here: it imports this module
+            return capture.main(argv)
         elif verb == "make-help":        # `make help`, in the user's language
             print(make_help())
         elif verb == "compose":          # any other compose command, for this lab
@@ -730,5 +682,3 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import pytest
 
-from labharness import ROOT, load_tools_lab
+from labharness import ROOT
+from tools import lab as labtool
 
 SLIM = "debian:bookworm-slim"
 THROWAWAY = "socklab-test/" + uuid.uuid4().hex[:12]       # prefix of every image made here
@@ -115,7 +116,7 @@ def make_slim_stand_in(tag: str) -> None:
     with tempfile.TemporaryDirectory(prefix="socklab-slim-") as tmp:
         root = Path(tmp) / "root"
         res = subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "--mode=root",
-                              "bookworm", str(root), *load_tools_lab().DEBIAN_MIRRORS],
+                              "bookworm", str(root), *labtool.DEBIAN_MIRRORS],
                              capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, f"mmdebstrap failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}"
         (root / "etc/dpkg/dpkg.cfg.d/docker").write_text(SLIM_DPKG_CFG)
@@ -140,7 +141,7 @@ def lab_tool():
     if probe.returncode != 0:
         pytest.fail("this test needs a Docker engine and `docker info` failed:\n" + probe.stderr.strip(),
                     pytrace=False)
-    return load_tools_lab()
+    return labtool
 
 
 def made_by_mmdebstrap(image: str) -> bool:
@@ -238,7 +239,7 @@ def test_the_stand_in_is_slim_where_the_dockerfile_can_tell(slim):
 
 def test_both_bases_hold_the_same_packages(mmdebstrap_base, registry_base):
     from_registry, from_mmdebstrap = installed(registry_base), installed(mmdebstrap_base)
-    wanted = set(load_tools_lab().package_list())
+    wanted = set(labtool.package_list())
     assert wanted - from_registry == set(), "packages.txt, missing from the Dockerfile's base"
     assert wanted - from_mmdebstrap == set(), "packages.txt, missing from the mmdebstrap base"
     only_registry, only_mmdebstrap = from_registry - from_mmdebstrap, from_mmdebstrap - from_registry

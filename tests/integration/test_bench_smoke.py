@@ -13,7 +13,8 @@ import subprocess
 import sys
 
 import pytest
-from labharness import ROOT, load_tools_lab
+from labharness import ROOT
+from tools import lab as labtool
 
 SECTION_HOSTS = {"sockets": {"tcp-server", "udp-server", "ss-server"}, "ftp": {"ftp"}, "smtp": {"mail"},
                  "news": {"news"}}
@@ -63,7 +64,7 @@ def test_every_figure_has_a_number(smoke):
 def test_every_section_of_the_lab_is_measured(smoke):
     run, doc, _, _ = smoke
     assert doc is not None, run.stderr[-4000:]
-    hosts = set(load_tools_lab().services())
+    hosts = set(labtool.services())
     ids = {f["id"] for f in doc["figures"]}
     sections = {f["section"] for f in doc["figures"]}
     assert {"lifecycle", "footprint"} <= sections

@@ -12,7 +12,6 @@ The server hosts keep no capabilities before, during and after a capture.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -25,11 +24,9 @@ from pathlib import Path
 import pytest
 
 from socklab.see import ladder as L
+from tools import capture as capture_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("socklab_tools_capture", ROOT / "tools" / "capture.py")
-capture_tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(capture_tool)
 
 CAPTURES = "/home/student/workspace/captures"
 PNG = b"\x89PNG\r\n\x1a\n"

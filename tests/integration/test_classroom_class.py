@@ -20,13 +20,13 @@ import pytest
 
 from labharness import ROOT
 
-TOOL = [sys.executable, str(ROOT / "tools" / "classroom.py")]
+TOOL = [sys.executable, "-m", "tools.classroom"]        # as make runs it, from the checkout
 HOSTS = ["tcp-server", "udp-server", "ss-server", "unix-server", "ftp", "ftp-backup", "mail", "news",
          "student-server", "client"]
 
 
 def run(*cmd, timeout=60, **kw):
-    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, **kw)
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,8 @@ print(json.dumps({"upload": upload, "download": download, "same": bytes(got) == 
 
 @pytest.fixture(scope="module")
 def impair(lab):
-    return lab.tools._tool("impair")
+    from tools import impair
+    return impair
 
 
 def cid(lab, host: str) -> str:
@@ -232,8 +233,8 @@ def test_bad_input_is_one_line_and_exit_status_1(args, first_words):
     env = {**os.environ, "LAB": f"impair-{uuid.uuid4().hex[:8]}", "SOCKLAB_LANG": "en"}
     for key in ("HOST", "LOSS", "RATE", "DELAY", "JITTER"):
         env.pop(key, None)
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "lab.py"), "impair", *args],
-                         capture_output=True, text=True, env=env, timeout=60)
+    run = subprocess.run([sys.executable, "-m", "tools.lab", "impair", *args],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert run.returncode == 1, run
     assert run.stdout == ""
     assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith(first_words), run.stderr

@@ -45,7 +45,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labharness import load_tools_lab
+from tools import install, k8s, lab as labtool
 
 STAMP = r"\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] "
 READY_WITHIN = 180          # seconds for every pod to pass its readiness probes
@@ -237,16 +237,14 @@ def podlab(tmp_path_factory):
     if not shutil.which("podman"):
         pytest.fail("this test needs podman: run `python3 tools/install.py test` (as root it installs it)",
                     pytrace=False)
-    tools = load_tools_lab()
-    k8s = tools._tool("k8s")
-    tools.build()                                       # the lab image and pki/ of this checkout
-    image = "localhost/" + tools.LAB_IMAGE
-    docker_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tools.LAB_IMAGE],
+    labtool.build()                                       # the lab image and pki/ of this checkout
+    image = "localhost/" + labtool.LAB_IMAGE
+    docker_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", labtool.LAB_IMAGE],
                                capture_output=True, text=True, check=True).stdout.strip()
     have = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", image],
                           capture_output=True, text=True).stdout.strip()
     if have.removeprefix("sha256:") != docker_id.removeprefix("sha256:"):
-        save = subprocess.Popen(["docker", "save", tools.LAB_IMAGE], stdout=subprocess.PIPE)
+        save = subprocess.Popen(["docker", "save", labtool.LAB_IMAGE], stdout=subprocess.PIPE)
         subprocess.run(["podman", "load", "-q"], stdin=save.stdout, check=True, capture_output=True, timeout=600)
         save.stdout.close()
         assert save.wait() == 0
@@ -256,7 +254,7 @@ def podlab(tmp_path_factory):
     student = k8s.Student("pat", "Pat Podman")
     manifests = k8s.generate([student], k8s.load_compose(env={}), users=k8s.image_users(), pki=k8s.PKI,
                              state=work / "out", opts=k8s.Options(image=image))["pat"]
-    lab = PodmanLab(manifests, image, work, tools._tool("install"))
+    lab = PodmanLab(manifests, image, work, install)
     lab.accounts = json.loads((work / "out" / "pat" / k8s.KEPT).read_text())
     try:
         lab.up()

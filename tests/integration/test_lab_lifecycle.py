@@ -12,9 +12,8 @@ import subprocess
 import uuid
 
 import pytest
-from labharness import ROOT, load_tools_lab
-
-tools = load_tools_lab()
+from labharness import ROOT
+from tools import lab as labtool
 
 
 COMPOSES = {"v1": "1.", "v2": "2."}     # SOCKLAB_COMPOSE, and the version it labels containers with
@@ -24,7 +23,7 @@ def lab_tool(lab: str, *args: str, check: bool = True, compose: str = "") -> sub
     env = {**os.environ, "LAB": lab, "SOCKLAB_COMPOSE": compose or COMPOSE_OF[lab]}
     env.pop("LAB_PORT_PREFIX", None)
     env.pop("LAB_WORKSPACE", None)
-    result = subprocess.run(["python3", str(ROOT / "tools" / "lab.py"), *args], env=env,
+    result = subprocess.run(["python3", "-m", "tools.lab", *args], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -32,7 +31,7 @@ def lab_tool(lab: str, *args: str, check: bool = True, compose: str = "") -> sub
 
 
 def inspect(lab: str) -> list[dict]:
-    return tools.containers(lab)
+    return labtool.containers(lab)
 
 
 COMPOSE_OF: dict[str, str] = {}         # lab name -> the Compose its tests use
@@ -42,11 +41,11 @@ COMPOSE_OF: dict[str, str] = {}         # lab name -> the Compose its tests use
 def two_labs(request):
     """Two labs started at once by ``make lab`` under one Compose; cleaned afterwards."""
     compose = request.param
-    if not tools.compose_available(compose):
+    if not labtool.compose_available(compose):
         pytest.fail(f"Compose {compose} is not installed: run `python3 tools/install.py test` (as root)",
                     pytrace=False)
     names = [f"t{uuid.uuid4().hex[:6]}", f"t{uuid.uuid4().hex[:6]}"]
-    while tools.port_prefix(names[0]) == tools.port_prefix(names[1]):
+    while labtool.port_prefix(names[0]) == labtool.port_prefix(names[1]):
         names[1] = f"t{uuid.uuid4().hex[:6]}"
     COMPOSE_OF.update(dict.fromkeys(names, compose))
     try:
@@ -72,7 +71,7 @@ def test_two_labs_come_up_side_by_side(two_labs):
         assert "all hosts healthy" in up.stdout, up.stdout
         assert f"socklab lab '{name}'" in up.stdout
         assert f"LAB={name} make shell" in up.stdout
-        prefix = tools.port_prefix(name)
+        prefix = labtool.port_prefix(name)
         assert f"127.0.0.1:{prefix}88->8888/tcp" in up.stdout, up.stdout
     first, second = (inspect(n) for n in names)
     nets = [{net for c in cs for net in c["NetworkSettings"]["Networks"]} for cs in (first, second)]
@@ -97,7 +96,7 @@ def test_warm_up_builds_nothing_and_map_lists_every_host(two_labs):
     again = lab_tool(names[0], "up")
     assert "building" not in again.stdout, again.stdout
     shown = lab_tool(names[0], "map").stdout
-    for service in json.loads(json.dumps(tools.services())):
+    for service in json.loads(json.dumps(labtool.services())):
         assert f"  {service}" in shown, shown
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -23,11 +21,8 @@ from socklab.services.news.server import NewsServer
 from socklab.services.news.spool import Spool
 from socklab.services.tcp_server import TimestampServer
 from socklab.services.udp_server import UDPTimestampServer
+from tools import bench_load
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_load", ROOT / "tools" / "bench_load.py")
-bench_load = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_load)
 
 
 def run(*argv: str) -> dict:

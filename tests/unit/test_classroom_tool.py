@@ -1,7 +1,6 @@
 """tools/classroom.py's parts that need no Docker: port blocks, cards, the report, re-runs."""
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -13,17 +12,9 @@ import yaml
 
 from labharness import ROOT
 from socklab.roster import Student
+from tools import classroom, ports
 
 
-def load():
-    spec = importlib.util.spec_from_file_location("classroom_under_test", ROOT / "tools" / "classroom.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module         # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-classroom = load()
 Record = classroom.LabRecord
 
 
@@ -223,7 +214,7 @@ def test_a_rerun_starts_only_the_labs_not_ready():
 
 def test_records_are_kept_across_runs_and_follow_the_roster(tmp_path, monkeypatch):
     monkeypatch.setattr(classroom, "CLASSROOM", tmp_path)
-    monkeypatch.setattr(classroom, "_lab", lambda: type("Lab", (), {"_port_free": staticmethod(lambda p: True)}))
+    monkeypatch.setattr(ports, "port_free", lambda port: True)
     first = classroom.records_for([Student("ann", "Ann"), Student("ben", "Ben", "ssh-ed25519 AAAA k")])
     assert first[0].password and first[1].password == ""
     again = classroom.records_for([Student("ann", "Ann"), Student("ben", "Ben", "ssh-ed25519 AAAA k"),
@@ -250,8 +241,8 @@ def test_the_seed_leaves_results_and_captures_out_and_never_overwrites(tmp_path)
 def test_a_bad_roster_is_one_line_not_a_traceback(tmp_path):
     roster = tmp_path / "class.csv"
     roster.write_text("id,name\nAnn Wu,Ann\n")
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "classroom.py"), "up", str(roster)],
-                         capture_output=True, text=True, env={**os.environ, "SOCKLAB_LANG": "en"}, timeout=60)
+    run = subprocess.run([sys.executable, "-m", "tools.classroom", "up", str(roster)],
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "SOCKLAB_LANG": "en"}, timeout=60)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "line 2" in run.stderr
@@ -271,8 +262,8 @@ def test_class_healthchecks_off_disables_every_healthcheck_and_nothing_else():
 def test_class_bind_must_be_an_address(tmp_path):
     roster = tmp_path / "class.csv"
     roster.write_text("ann,Ann\n")
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "classroom.py"), "up", str(roster)],
-                         capture_output=True, text=True, timeout=60,
+    run = subprocess.run([sys.executable, "-m", "tools.classroom", "up", str(roster)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={**os.environ, "SOCKLAB_LANG": "en", "CLASS_BIND": "classroom"})
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.strip() == ("socklab: CLASS_BIND='classroom': give an IP address of this server, "

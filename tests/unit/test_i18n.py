@@ -160,9 +160,7 @@ def test_language_from_environment():
 
 
 def test_tools_lab_passes_the_language_to_the_lab(monkeypatch):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from labharness import load_tools_lab
-    lab = load_tools_lab()
+    from tools import lab
     for var in ("SOCKLAB_LANG", "LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")

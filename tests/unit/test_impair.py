@@ -3,20 +3,13 @@ reading back what a host's namespace says, and `make impair`'s answers to bad in
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from labharness import ROOT
-
-spec = importlib.util.spec_from_file_location("socklab_tools_impair_test", ROOT / "tools" / "impair.py")
-impair = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = impair         # before running it: dataclasses look their module up there
-spec.loader.exec_module(impair)
+from tools import impair
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ Compose v2 plugin is in the machine's own plugins folder.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -19,22 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from labharness import load_tools_lab
+from tools import install, lab as labtool
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_install():
-    key = "socklab_tools_install"            # the name tools/lab.py loads it under, so both share it
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "tools" / "install.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-install = _load_install()
 PODMAN = ["podman", "catatonit", "netavark", "aardvark-dns"]
 EVERYTHING = ["make", "python3-venv", "mmdebstrap", "docker-compose", *PODMAN,    # the Debian packages among
               "python3-yaml"]                                                     # the needs
@@ -407,9 +392,8 @@ def test_a_source_distribution_without_the_program_is_one_line(machine):
 
 @pytest.fixture
 def lab(monkeypatch):
-    tools = load_tools_lab()                      # by file path, as tests/labharness.py does
-    monkeypatch.setattr(tools, "image_label", lambda image, label: None)   # no base image yet
-    return tools
+    monkeypatch.setattr(labtool, "image_label", lambda image, label: None)   # no base image yet
+    return labtool
 
 
 def test_lab_installs_mmdebstrap_only_when_no_registry(machine, lab, monkeypatch):

@@ -14,30 +14,18 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from tools import k8s
+
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = "1.37.0"               # the newest API version kubernetes-validate 1.37.0 ships schemas for
 
-
-def _load(name: str):
-    key = f"socklab_tools_{name}"            # the name tools/lab.py loads it under, so both share it
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "tools" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-k8s = _load("k8s")
 Student = k8s.Student
 COMPOSE = k8s.load_compose(env={})          # compose.yaml with its defaults, as a fresh shell has it
 # ... with the class overlay on top (its bind mounts name no files here: only the ports count)
@@ -365,7 +353,7 @@ def test_sshd_files_come_from_secrets_file_by_file(manifests):
 
 
 def test_a_password_student_has_a_hash_and_a_key_student_none(manifests, tmp_path):
-    classroom = k8s._classroom()
+    classroom = k8s.classroom
     password = secret(manifests["alice"], "accounts", "STUDENT_PASSWORD")
     assert re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", password)        # typed from a card
     shadow = secret(manifests["alice"], "shadow", "shadow")

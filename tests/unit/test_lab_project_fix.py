@@ -6,15 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labharness import ROOT, load_tools_lab
-
-tools = load_tools_lab()
+from labharness import ROOT
+from tools import lab
 
 
 def default_project_of(checkout: Path) -> str:
-    out = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import lab; "
-                          "print(lab.project_name(lab.DEFAULT_LAB))", str(checkout / "tools")],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", "from tools import lab; print(lab.project_name(lab.DEFAULT_LAB))"],
+                         cwd=checkout, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -32,8 +30,8 @@ def test_two_checkouts_get_two_default_projects(tmp_path):
 
 
 def test_named_labs_keep_their_names():
-    assert tools.project_name("alice") == "socklab-alice"
-    assert tools.CHECKOUT_PROJECT == "socklab-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
+    assert lab.project_name("alice") == "socklab-alice"
+    assert lab.CHECKOUT_PROJECT == "socklab-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
 
 
 def test_a_default_lab_started_under_the_old_name_is_still_found(monkeypatch):
@@ -43,11 +41,11 @@ def test_a_default_lab_started_under_the_old_name_is_still_found(monkeypatch):
         seen["cmd"] = cmd
         return subprocess.CompletedProcess(cmd, 0, stdout=f"{ROOT}\n", stderr="")
 
-    monkeypatch.setattr(tools, "_default_project", [])
-    monkeypatch.setattr(tools.subprocess, "run", fake_run)
-    assert tools.project_name(tools.DEFAULT_LAB) == "socklab"
+    monkeypatch.setattr(lab, "_default_project", [])
+    monkeypatch.setattr(lab.subprocess, "run", fake_run)
+    assert lab.project_name(lab.DEFAULT_LAB) == "socklab"
     assert "label=com.docker.compose.project=socklab" in seen["cmd"]
-    monkeypatch.setattr(tools, "_default_project", [])
-    monkeypatch.setattr(tools.subprocess, "run",
+    monkeypatch.setattr(lab, "_default_project", [])
+    monkeypatch.setattr(lab.subprocess, "run",
                         lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, stdout="/elsewhere\n", stderr=""))
-    assert tools.project_name(tools.DEFAULT_LAB) == tools.CHECKOUT_PROJECT
+    assert lab.project_name(lab.DEFAULT_LAB) == lab.CHECKOUT_PROJECT

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import tools.bench
-from tools import lab as labtool
+from tools import lab as labtool, ports
 from tools.bench import report
 from tools.bench.figures import Figures
 from tools.bench.footprint import Footprint
@@ -50,7 +50,7 @@ class Bench:
         labtool.build(hosts=sorted(services))
         labtool.build_base(PEERS_IMAGE, PEERS_FOLDER)
         try:
-            bed.prefix = labtool.free_port_prefix()
+            bed.prefix = ports.free_port_prefix()
         except labtool.LabError as exc:
             raise ToolError(str(exc)) from exc
         versions = report.collect_versions()
