@@ -361,17 +361,29 @@ def session_rng(seed: int, target: str, i: int) -> random.Random:
     return random.Random(f"{seed}:{target}:{i}")
 
 
-def play(target: str, seed: int, i: int) -> tuple[str, str | None]:
-    """Play session *i*; return its kind and what went wrong on our side (None: nothing)."""
-    r = session_rng(seed, target, i)
-    if TARGETS[target][0] == "udp":
-        return "datagram", udp_session(r)
-    kind = r.choice(KINDS)
-    try:
-        Session(target, r).run(kind)
-        return kind, None
-    except (OSError, ssl.SSLError, ValueError, RuntimeError, Busy) as exc:
-        return kind, type(exc).__name__
+def play(target: str, seed: int, i: int, retries: int = 5) -> tuple[str, str | None, int]:
+    """Play session *i*; return its kind, what went wrong on our side (None: nothing), and how
+    many times it was turned away by a connection limit first.
+
+    A server at its per-address limit answers 421/400 and closes: that is its right answer, but
+    nothing was fuzzed, so the same session (the same generator) is played again after a
+    pause -- other sessions of this address may still be closing on a busy machine.
+    """
+    for attempt in range(retries + 1):
+        r = session_rng(seed, target, i)
+        if TARGETS[target][0] == "udp":
+            return "datagram", udp_session(r), 0
+        kind = r.choice(KINDS)
+        try:
+            Session(target, r).run(kind)
+            return kind, None, attempt
+        except Busy as exc:
+            if attempt == retries:
+                return kind, type(exc).__name__, attempt
+            time.sleep(0.1 * 2 ** attempt)
+        except (OSError, ssl.SSLError, ValueError, RuntimeError) as exc:
+            return kind, type(exc).__name__, attempt
+    raise AssertionError("unreachable")
 
 
 def udp_session(r: random.Random) -> str | None:
@@ -399,14 +411,16 @@ def cmd_fuzz(a) -> dict:
     lock = threading.Lock()
     numbers = [a.only] if a.only is not None else range(a.sessions)
     done = 0
+    retried = [0]           # sessions turned away by a connection limit, then played again
 
     def one(i: int) -> None:
         nonlocal done
         if time.monotonic() > deadline:
             return
-        kind, error = play(a.target, a.seed, i)
+        kind, error, turned_away = play(a.target, a.seed, i)
         with lock:
             done += 1
+            retried[0] += turned_away
             kinds[kind] = kinds.get(kind, 0) + 1
             if error:
                 errors[error] = errors.get(error, 0) + 1
@@ -415,7 +429,7 @@ def cmd_fuzz(a) -> dict:
         list(pool.map(one, numbers))
     return {"target": a.target, "seed": a.seed, "asked": len(numbers), "sessions": done,
             "seconds": round(time.monotonic() - started, 3), "kinds": kinds, "client_side_errors": errors,
-            "bounded_by_time": done < len(numbers)}
+            "turned_away_then_played": retried[0], "bounded_by_time": done < len(numbers)}
 
 
 # --------------------------------------------------------------------------- correct sessions

@@ -24,13 +24,24 @@ does.  A machine without a registry never runs the Dockerfile, so this test give
    explains it.  The lab image is then built on the Dockerfile's base and the Python
    libraries and programs the lab's servers use must work there.
 
-Time: about 2-5 minutes on two cores -- the stand-in (~45 s), the Dockerfile's apt-get run
-(~1-3 min, packages downloaded from deb.debian.org), the lab image on it (~30-60 s), plus
-2-3 min for the mmdebstrap base when it is not built yet; up to 8 minutes on a busy machine.
+What is made here is kept for the next run, under ``socklab-test/`` names that say what it
+was made from: the stand-in (named after its recipe below), the Dockerfile's base (after
+the stand-in's image ID; tools/lab.py rebuilds it when images/base changes) and the lab
+image on it (Docker's layer cache rebuilds what the code changed).  So the road is built
+once per change of its inputs, and every run checks the images it gives.  Older
+``socklab-test/`` images are removed when newer ones are made; ``SOCKLAB_TEST_FRESH=1``
+makes everything anew.
+
+Time: about 2-5 minutes on two cores when nothing is kept -- the stand-in (~45 s), the
+Dockerfile's apt-get run (~1-3 min, packages downloaded from deb.debian.org), the lab image
+on it (~30-60 s), plus 2-3 min for the mmdebstrap base when it is not built yet; a few
+seconds when everything is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -44,7 +55,9 @@ from labharness import ROOT
 from tools import lab as labtool
 
 SLIM = "debian:bookworm-slim"
-THROWAWAY = "socklab-test/" + uuid.uuid4().hex[:12]       # prefix of every image made here
+THROWAWAY = "socklab-test/" + uuid.uuid4().hex[:12]       # prefix of an image made for this run only
+KEPT = "socklab-test/registry-road"                        # the repository of what is kept between runs
+FRESH = os.environ.get("SOCKLAB_TEST_FRESH", "") not in ("", "0")
 
 # Packages allowed in one base and not the other, each with the reason.  None is known:
 # both bases start from bookworm's minbase and install packages.txt without Recommends.
@@ -180,52 +193,69 @@ def mmdebstrap_base(lab_tool):
         docker("rmi", image, check=False)
 
 
+def recipe() -> str:
+    """What the stand-in is made from, as a short hash: a change of any of it makes a new one."""
+    text = "\0".join([SLIM_DPKG_CFG, DOCKER_APT_CONF, POLICY_RC_D, *labtool.DEBIAN_MIRRORS, "minbase"])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def kept(tag: str, make, *, every_run: bool = False) -> str:
+    """``KEPT:tag``, made by *make(name)* when it is not there yet (or on *every_run*, for makers
+    that are quick when nothing changed); older kept images of its kind (the part of *tag*
+    before its first ``-``) are removed."""
+    name = f"{KEPT}:{tag}"
+    if every_run or FRESH or not image_id(name):
+        make(name)
+    kind = tag.split("-")[0]
+    for old in docker("images", "--format", "{{.Repository}}:{{.Tag}}", KEPT).stdout.split():
+        if old != name and old.split(":", 1)[1].split("-")[0] == kind:
+            docker("rmi", old, check=False)
+    return name
+
+
 @pytest.fixture(scope="module")
 def slim(mmdebstrap_base):
     """The name of a bookworm-slim: the real ``debian:bookworm-slim`` if present (untouched),
-    else a stand-in made here under a throw-away tag."""
+    else a stand-in made here (and kept: see the module's docstring)."""
     if image_id(SLIM):
-        yield SLIM
-        return
-    stand_in = f"{THROWAWAY}-slim"
-    try:
-        make_slim_stand_in(stand_in)
-        yield stand_in
-    finally:
-        docker("rmi", stand_in, check=False)
+        return SLIM
+    return kept(f"slim-{recipe()}", make_slim_stand_in)
 
 
 @pytest.fixture(scope="module")
 def registry_base(lab_tool, slim):
-    """The base built by images/base/Dockerfile FROM *slim*, under a throw-away tag."""
-    image = f"{THROWAWAY}-base"
+    """The base built by images/base/Dockerfile FROM *slim*, kept under a name made of *slim*'s
+    image ID (tools/lab.py's ``build_base`` builds it again when images/base has changed)."""
+    image = f"{KEPT}:base-{image_id(slim).split(':')[-1][:12]}"
     started = time.monotonic()
-    try:
+
+    def build(name: str) -> None:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("SOCKLAB_BASE_FROM", "registry")
             mp.setenv("SOCKLAB_DEBIAN_IMAGE", slim)
             try:
-                lab_tool.build_base(image)
+                lab_tool.build_base(name)
             except lab_tool.LabError as exc:
                 pytest.fail(f"the Dockerfile's base did not build:\n{exc}", pytrace=False)
-        print(f"images/base/Dockerfile FROM {slim}: {time.monotonic() - started:.0f} s")
-        yield image
-    finally:
+    if FRESH:
         docker("rmi", image, check=False)
+    kept(image.split(":", 1)[1], build, every_run=True)     # nothing to do when its label matches images/base
+    print(f"images/base/Dockerfile FROM {slim}: {time.monotonic() - started:.0f} s")
+    return image
 
 
 @pytest.fixture(scope="module")
 def registry_lab(lab_tool, registry_base):
-    """The lab image built on the Dockerfile's base (as tools/lab.py builds it), throw-away."""
-    image = f"{THROWAWAY}-lab"
+    """The lab image built on the Dockerfile's base (as tools/lab.py builds it), kept: Docker's
+    layer cache rebuilds only what changed since the last run."""
     with lab_tool.build_lock():                 # pki/ is made once, also beside parallel labs
         lab_tool.build_pki(lab_tool.services())
-    try:
+
+    def build(name: str) -> None:
         lab_tool.docker_build(["-f", "images/lab/Dockerfile", "--build-arg", f"BASE_IMAGE={registry_base}",
-                               "-t", image, "."])
-        yield image
-    finally:
-        docker("rmi", image, check=False)
+                               "-t", name, "."])
+    image = f"{KEPT}:lab-{registry_base.rsplit('-', 1)[-1]}"
+    return kept(image.split(":", 1)[1], build, every_run=True)  # the cache: quick when nothing changed
 
 
 def test_the_stand_in_is_slim_where_the_dockerfile_can_tell(slim):

@@ -62,6 +62,15 @@ def test_the_readiness_probe_is_the_healthcheck_docker_was_given():
     assert probe({"Config": {"Image": "x"}}) is None        # no healthcheck: running is ready
 
 
+def test_make_lab_waits_for_a_host_with_one_exec_of_its_probe():
+    """lab-probe waits inside the host (one docker exec); another healthcheck is asked as it is."""
+    from tools import lab
+    assert lab.waiting_probe(["lab-probe", "tcp", "21"], 42.7) == ["lab-probe", "--wait", "42", "tcp", "21"]
+    assert lab.waiting_probe(["lab-probe", "udp", "8888"], 0.2) == ["lab-probe", "--wait", "1", "udp", "8888"]
+    assert lab.waiting_probe(["/bin/sh", "-c", "true"], 30) == ["/bin/sh", "-c", "true"]
+    assert lab.waiting_probe(None, 30) == ["true"]
+
+
 def test_run_by_its_path_from_anywhere_it_answers_as_make_runs_it(tmp_path):
     """`python3 tools/lab.py` (the README's) from another folder: the same answer as `python3 -m tools.lab`."""
     env = {**os.environ, "LAB": "x y", "SOCKLAB_LANG": "en"}

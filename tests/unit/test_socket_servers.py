@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
+import tempfile
 import socket
 import struct
 import threading
@@ -351,9 +353,42 @@ def test_probe_sees_listening_tcp_and_bound_udp():
     assert missing("tcp", [str(tport)]) == [str(tport)]
 
 
+def test_probe_waits_until_the_server_listens_then_answers_at_once():
+    """--wait: one run of the probe covers a server's start (how `make lab` waits)."""
+    with socket.socket() as t, socket.socket(socket.AF_UNIX) as u, tempfile.TemporaryDirectory() as folder:
+        t.bind(("127.0.0.1", 0))
+        port = str(t.getsockname()[1])
+        path = os.path.join(folder, "s.sock")
+        u.bind(path)
+        threading.Timer(0.6, lambda: (t.listen(), u.listen())).start()
+        started = time.monotonic()
+        result = subprocess.run(["sh", str(PROBE), "--wait", "10", "tcp", port], capture_output=True, text=True)
+        waited = time.monotonic() - started
+        assert result.returncode == 0, result
+        assert 0.5 < waited < 3, waited                 # it waited for listen(), and not much longer
+        assert missing("unix", [path]) == []
+    started = time.monotonic()                            # gone again: --wait 1 gives up after a second
+    result = subprocess.run(["sh", str(PROBE), "--wait", "1", "tcp", port], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (1, f"not listening: tcp {port}\n")
+    assert 0.9 < time.monotonic() - started < 5
+
+
+def test_probe_reads_every_port_number_right():
+    """Ports whose hex has letters and every digit place (the probe does hex with shell arithmetic)."""
+    for port in (21, 2560, 43981, 65535 - 1):
+        with socket.socket() as t:
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue                                  # in use here: another port makes the point
+            assert missing("tcp", [str(port)]) == [str(port)]
+            t.listen()
+            assert missing("tcp", [str(port)]) == []
+
+
 def test_probe_usage():
     assert subprocess.run(["sh", str(PROBE), "--help"], capture_output=True).returncode == 0
-    for bad in (["sctp", "1"], ["tcp"], ["tcp", "eighty"]):
+    for bad in (["sctp", "1"], ["tcp"], ["tcp", "eighty"], ["--wait", "soon", "tcp", "1"], ["--wait", "5"]):
         result = subprocess.run(["sh", str(PROBE), *bad], capture_output=True, text=True)
         assert result.returncode == 2 and result.stderr.startswith("usage: lab-probe"), bad
 

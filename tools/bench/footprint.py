@@ -125,7 +125,8 @@ class Footprint:
         override.write_text(json.dumps(
             {"services": {name: {"healthcheck": {"interval": f"{FREQUENT}s"}} for name in intervals}}))
         got: dict[str, list] = {"configured": [], "frequent": []}
-        for label, files, win in (("configured", [], window), ("frequent", [str(override)], 10.0)):
+        frequent_window = self.s.idle_cpu_window or 10.0        # a few healthchecks of every host
+        for label, files, win in (("configured", [], window), ("frequent", [str(override)], frequent_window)):
             bed.progress("footprint: idle CPU and stopped -> ready, healthchecks "
                          + (f"as configured (every {configured:g} s; {win:g} s windows)" if not files
                             else f"every {FREQUENT} s (a compose override)"))
