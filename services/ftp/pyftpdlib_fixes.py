@@ -57,6 +57,8 @@ class ControlFixes:
     * a session closed during the wait after a wrong password is not put back in the loop;
     * bytes pipelined behind ``AUTH TLS`` are discarded (sent in the clear: CVE-2011-0411);
     * a command line longer than :attr:`max_line` is answered with one clear ``500``;
+    * an argument with a NUL byte is answered ``501`` (no file name can hold one: pyftpdlib
+      passed it to the file system, which raised, and the session ended);
     * :meth:`extra_features` adds lines to the ``FEAT`` reply.
     """
 
@@ -117,6 +119,15 @@ class ControlFixes:
         if self._in_buffer_len > self.max_line:
             self._in_buffer, self._in_buffer_len = [], 0
             self._discarding = True
+
+    def pre_process_command(self, line, cmd, arg):
+        if "\0" in arg:
+            self.logline("<- " + line.replace("\0", "\\x00"))
+            msg = "Syntax error: a NUL byte in the argument (no name can hold one)."
+            self.respond("501 " + msg)
+            self.log_cmd(cmd, arg.replace("\0", "\\x00"), 501, msg)
+            return
+        super().pre_process_command(line, cmd, arg)
 
     def found_terminator(self):
         if self._discarding:

@@ -227,6 +227,19 @@ def test_a_10kb_line_gets_one_500_and_the_session_goes_on(server):
     sock.close()
 
 
+def test_a_nul_byte_in_a_name_gets_501_and_the_session_goes_on(server):
+    """No file name can hold a NUL: every command that takes a name says so, and nothing ends."""
+    sock = raw(server)
+    sock.sendall(f"USER {USER}\r\nPASS {PASSWORD}\r\n".encode())
+    assert read_reply(sock).startswith("331 ") and read_reply(sock).startswith("230 ")
+    for command in ("CWD", "MKD", "RETR", "STOR", "SIZE", "DELE", "RNFR", "LIST", "MLSD", "HASH", "SITE CHMOD 755"):
+        sock.sendall(command.encode() + b" a\x00b\r\n")
+        assert read_reply(sock).startswith("501 Syntax error: a NUL byte"), command
+    sock.sendall(b"PWD\r\n")
+    assert read_reply(sock).startswith("257 ")       # still logged in, still served
+    sock.close()
+
+
 def test_client_vanishing_mid_transfer_does_not_hurt_others(root):
     with running(root, rate_limit=2_000_000) as srv:
         ftp = login(srv, "anonymous", "x@y")
