@@ -48,7 +48,7 @@ ladder:  ## draw a capture as a ladder diagram (FILE=workspace/captures/....pcap
 images:  ## build the images only
 	@$(LAB_TOOL) build
 
-bench:  ## measure start-up, memory and the servers under load, beside real peers (~10 min)
+bench:  ## measure start-up, memory and the servers under load, beside real peers (~12 min)
 	@$(PYTHON) -m tools.bench $(BENCH_ARGS)
 
 chaos:  ## fuzz, flood, kill -9 and fill up every server of a private lab: nothing lost, no traceback (~10 min)

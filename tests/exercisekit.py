@@ -65,6 +65,25 @@ def mistakes_of(tasks: list[str]) -> list[tuple[str, Path]]:
     return [(task, path) for task, path in mistakes() if task in tasks]
 
 
+def mistake_id(value) -> str:
+    """A mistake's test id: the file's name without .py (the task stays as it is)."""
+    return value.stem if isinstance(value, Path) else value
+
+
+def assert_the_mistake_fails_what_it_names(lab, task: str, path: Path) -> None:
+    """*path* fails the checks its first lines name (``# fails: a, b``), passes those named
+    ``# passes: c``, and lab-check exits 1."""
+    must_fail, must_pass = declared(path, "fails"), declared(path, "passes")
+    assert must_fail, f"{path.name} names no check it fails (# fails: ...)"
+    put(lab, task, path)
+    rows, result = check(lab, task)
+    unknown = set(must_fail + must_pass) - set(rows)
+    assert not unknown, f"{path.name} names checks that do not exist: {unknown}"
+    assert set(must_fail) <= set(failed(rows)), explain(rows)
+    assert not set(must_pass) & set(failed(rows)), explain(rows)
+    assert result.exit_code == 1
+
+
 def assert_the_runner_never_restarted_nor_logged_a_traceback(lab) -> None:
     """After every program run so far in this lab, the exercise runner is the one that started."""
     runner = lab.container("student-server")
