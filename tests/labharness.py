@@ -27,10 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+import pytest
 
 from tools import lab as labtool, ports
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def need_docker(who: str = "the integration tests") -> None:
+    """Fail (never skip) when no Docker engine answers: a skipped check is one that cannot fail."""
+    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.fail(f"{who} need a Docker engine and `docker info` failed:\n" + probe.stderr.strip()
+                    + "\nStart dockerd and run the tests again.", pytrace=False)
 
 
 @dataclass

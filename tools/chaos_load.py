@@ -369,10 +369,11 @@ def play(target: str, seed: int, i: int, retries: int = 5) -> tuple[str, str | N
     nothing was fuzzed, so the same session (the same generator) is played again after a
     pause -- other sessions of this address may still be closing on a busy machine.
     """
-    for attempt in range(retries + 1):
+    if TARGETS[target][0] == "udp":
+        return "datagram", udp_session(session_rng(seed, target, i)), 0
+    attempt = 0
+    while True:
         r = session_rng(seed, target, i)
-        if TARGETS[target][0] == "udp":
-            return "datagram", udp_session(r), 0
         kind = r.choice(KINDS)
         try:
             Session(target, r).run(kind)
@@ -381,9 +382,9 @@ def play(target: str, seed: int, i: int, retries: int = 5) -> tuple[str, str | N
             if attempt == retries:
                 return kind, type(exc).__name__, attempt
             time.sleep(0.1 * 2 ** attempt)
+            attempt += 1
         except (OSError, ssl.SSLError, ValueError, RuntimeError) as exc:
             return kind, type(exc).__name__, attempt
-    raise AssertionError("unreachable")
 
 
 def udp_session(r: random.Random) -> str | None:
@@ -411,16 +412,16 @@ def cmd_fuzz(a) -> dict:
     lock = threading.Lock()
     numbers = [a.only] if a.only is not None else range(a.sessions)
     done = 0
-    retried = [0]           # sessions turned away by a connection limit, then played again
+    retried = 0             # sessions turned away by a connection limit, then played again
 
     def one(i: int) -> None:
-        nonlocal done
+        nonlocal done, retried
         if time.monotonic() > deadline:
             return
         kind, error, turned_away = play(a.target, a.seed, i)
         with lock:
             done += 1
-            retried[0] += turned_away
+            retried += turned_away
             kinds[kind] = kinds.get(kind, 0) + 1
             if error:
                 errors[error] = errors.get(error, 0) + 1
@@ -429,7 +430,7 @@ def cmd_fuzz(a) -> dict:
         list(pool.map(one, numbers))
     return {"target": a.target, "seed": a.seed, "asked": len(numbers), "sessions": done,
             "seconds": round(time.monotonic() - started, 3), "kinds": kinds, "client_side_errors": errors,
-            "turned_away_then_played": retried[0], "bounded_by_time": done < len(numbers)}
+            "turned_away_then_played": retried, "bounded_by_time": done < len(numbers)}
 
 
 # --------------------------------------------------------------------------- correct sessions

@@ -8,10 +8,9 @@ is a check that cannot fail.  When a test that uses the lab fails, the report sh
 lines of every host's log.
 """
 
-import subprocess
 
 import pytest
-from labharness import Lab
+from labharness import Lab, need_docker
 
 
 def pytest_collection_modifyitems(items):
@@ -21,13 +20,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.docker)
-
-
-def need_docker() -> None:
-    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.fail("the integration tests need a Docker engine and `docker info` failed:\n"
-                    + probe.stderr.strip() + "\nStart dockerd and run the tests again.", pytrace=False)
 
 
 @pytest.fixture(scope="session")

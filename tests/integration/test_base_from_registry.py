@@ -51,7 +51,7 @@ from pathlib import Path
 
 import pytest
 
-from labharness import ROOT
+from labharness import ROOT, need_docker
 from tools import lab as labtool
 
 SLIM = "debian:bookworm-slim"
@@ -150,10 +150,7 @@ def make_slim_stand_in(tag: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab_tool():
-    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.fail("this test needs a Docker engine and `docker info` failed:\n" + probe.stderr.strip(),
-                    pytrace=False)
+    need_docker("the registry road's tests")
     return labtool
 
 

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from labharness import ROOT
+from labharness import ROOT, need_docker
 
 IMAGE = "socklab/base:bookworm"
 PODMAN = ["podman", "catatonit", "netavark", "aardvark-dns"]      # for the Kubernetes test
@@ -20,10 +20,7 @@ PODMAN = ["podman", "catatonit", "netavark", "aardvark-dns"]      # for the Kube
 
 @pytest.fixture(scope="module")
 def fresh_debian():
-    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.fail("this test needs a Docker engine and `docker info` failed:\n" + probe.stderr.strip(),
-                    pytrace=False)
+    need_docker("the install tests")
     if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
         pytest.fail(f"this test needs the image {IMAGE}: build it with `make images`", pytrace=False)
 
