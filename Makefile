@@ -85,9 +85,11 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # tests run in 4 processes, a test file at a time each: the labs' tests mostly wait on
-# containers, so they overlap well even on 2 cores (PYTEST_WORKERS=0: all in one process)
+# containers, so they overlap well even on 2 cores (PYTEST_WORKERS=0: all in one process).
+# --no-loadscope-reorder: files are handed out in collection order, longest first (see
+# tests/conftest.py), not re-sorted by their number of tests
 PYTEST_WORKERS ?= 4
-PYTEST := $(VENV)/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST := $(VENV)/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test: $(VENV)/.installed  ## run every test: unit tests, then the lab across containers
 	$(PYTEST) tests

@@ -26,12 +26,14 @@ def pytest_runtest_makereport(item, call):
 
 
 # The longest test files, longest first (seen in `--durations` of whole runs): they start
-# first, so that under `make test`'s workers (``--dist loadfile``, files handed out in
-# collection order) the short files fill the gaps instead of one long file ending the run.
-LONGEST_FIRST = ["test_bench_smoke.py", "test_chaos_smoke.py", "test_base_from_registry.py",
-                 "test_classroom_class.py", "test_exercise_mistakes_sockets.py", "test_ftp_bulk_move.py",
-                 "test_exercise_mistakes_protocols.py", "test_lab_lifecycle.py", "test_exercises.py", "test_mail.py",
-                 "test_k8s_podman.py", "test_exercise_sandbox.py", "test_guides.py"]
+# first, so that under `make test`'s workers (``--dist loadfile --no-loadscope-reorder``:
+# files handed out in collection order; without that flag pytest-xdist re-sorts them by
+# their number of tests) the short files fill the gaps instead of one long file ending the run.
+LONGEST_FIRST = ["test_bench_smoke.py", "test_chaos_smoke.py", "test_exercise_mistakes_sockets.py",
+                 "test_lab_lifecycle.py", "test_mail.py", "test_exercises.py", "test_k8s_podman.py",
+                 "test_classroom_class.py", "test_exercise_sandbox.py", "test_ftp_bulk_move.py",
+                 "test_exercise_mistakes_protocols.py", "test_base_from_registry.py", "test_impair_lab.py",
+                 "test_ftp_lab.py", "test_guides.py"]
 
 
 def pytest_collection_modifyitems(items):

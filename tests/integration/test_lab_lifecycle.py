@@ -101,8 +101,12 @@ def test_warm_up_builds_nothing_and_map_lists_every_host(two_labs):
 
 
 def test_down_removes_only_that_lab(two_labs):
+    """Last of the file: the fixture's ``clean`` removes what ``down`` keeps (the volumes)."""
     names, _ = two_labs
+    project = labtool.project_name(names[1])
     lab_tool(names[1], "down")
     assert inspect(names[1]) == []
     assert all(c["State"]["Status"] == "running" for c in inspect(names[0]))
-    lab_tool(names[1], "up")      # back, for the fixture's clean-up to find
+    kept = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert kept, "make down removed the lab's volumes (the students' work): only make clean may"

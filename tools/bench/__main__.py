@@ -29,8 +29,9 @@ PASSES = (("sockets", SOCKET_HOSTS), ("ftp", {"ftp"}), ("smtp", {"mail"}), ("new
 
 
 class Bench:
-    """One bench run: lifecycle, then the bench lab with its peers, footprint at idle, the
-    load sections pass after pass, footprint under load, the last ``make down``."""
+    """One bench run: lifecycle, then the bench lab with its peers, memory at idle, the load
+    sections pass after pass, memory under load, idle CPU and stopped -> ready (healthchecks
+    as configured, then every 2 s), the last ``make down``."""
 
     def __init__(self, settings: Settings, *, smoke: bool = False, sections=SECTIONS) -> None:
         self.s, self.smoke, self.sections = settings, smoke, set(sections)
@@ -78,6 +79,7 @@ class Bench:
             bed.sampler.stop()
             if "footprint" in self.sections:
                 footprint.under_load()
+                footprint.healthcheck_cost()        # last: it leaves the hosts with 2 s healthchecks
             if "lifecycle" in self.sections:
                 lifecycle.last_down()
         finally:

@@ -8,8 +8,8 @@
   uses it -- and how many idle labs fit in this machine's cores;
 * the same idle CPU, and the time from a stopped lab to every host ready, **as configured**
   (compose.yaml's healthcheck interval) **and with healthchecks every 2 s** (a compose
-  override file), side by side in one run: what the healthcheck interval costs at idle and
-  what it buys at start-up;
+  override file), side by side in one run, after the load sections: what the healthcheck
+  interval costs at idle and what it buys at start-up;
 * the size of the images on disk.
 """
 
@@ -73,7 +73,6 @@ class Footprint:
                                                   if name == "ftp" and "peer:vsftpd" in snap else None)
             self.figures["footprint.idle.total"].add(total / MiB)
             self.figures["footprint.idle.fit"].add(mem_total() / total if total else None)
-        self.healthcheck_cost()
         for image, what in ((labtool.LAB_IMAGE, "lab image"), (labtool.BASE_IMAGE, "base image (in it)"),
                             (PEERS_IMAGE, "peers image (bench only)")):
             size = int(sh(["docker", "image", "inspect", "--format", "{{.Size}}", image]).stdout.strip())
@@ -108,8 +107,14 @@ class Footprint:
         return time.perf_counter() - started
 
     def healthcheck_cost(self) -> None:
-        """Idle CPU and stopped -> ready, as configured and with healthchecks every 2 s."""
+        """Idle CPU and stopped -> ready, as configured and with healthchecks every 2 s.
+
+        Run last, after the load sections: both variants see the same lab (the same volumes,
+        filled by the load), and the hosts recreated with the 2 s override need not be
+        recreated back -- ``make down`` comes next.
+        """
         bed, figures = self.bed, self.figures
+        time.sleep(2 if self.smoke else 5)         # let the hosts settle after the load
         intervals = self.checked_hosts()
         configured = max(intervals.values(), default=0.0)
         peer = f"healthchecks every {FREQUENT} s"
@@ -130,25 +135,18 @@ class Footprint:
             bed.progress("footprint: idle CPU and stopped -> ready, healthchecks "
                          + (f"as configured (every {configured:g} s; {win:g} s windows)" if not files
                             else f"every {FREQUENT} s (a compose override)"))
-            try:
-                if files:                           # recreate the hosts with the override
-                    bed.compose("up", "-d", files=files)
-                    labtool.wait_ready(bed.lab, timeout=300)
-                    bed.refresh_hosts()
-                for r in range(self.s.runs):
-                    share = figures.measure([cpu, cpu_fit], r, lambda: self.cpu_share(win), where=label)
-                    took = figures.measure([ready], r, lambda: self.ready_after_start(files), where=label,
-                                           errors=(MeasureError, ToolError, labtool.LabError))
-                    bed.refresh_hosts()
-                    got[label].append((share, took))
-                    bed.progress(f"  {label}: idle CPU {share if share is None else round(share, 2)} % of a core; "
-                                 f"stopped -> ready {took if took is None else round(took, 1)} s")
-            finally:
-                if files:                           # back to the lab as configured
-                    bed.compose("up", "-d")
-                    labtool.wait_ready(bed.lab, timeout=300)
-                    bed.refresh_hosts()
-                    bed.watch()
+            if files:                               # recreate the hosts with the override
+                bed.compose("up", "-d", files=files)
+                labtool.wait_ready(bed.lab, timeout=300)
+                bed.refresh_hosts()
+            for r in range(self.s.runs):
+                share = figures.measure([cpu, cpu_fit], r, lambda: self.cpu_share(win), where=label)
+                took = figures.measure([ready], r, lambda: self.ready_after_start(files), where=label,
+                                       errors=(MeasureError, ToolError, labtool.LabError))
+                bed.refresh_hosts()
+                got[label].append((share, took))
+                bed.progress(f"  {label}: idle CPU {share if share is None else round(share, 2)} % of a core; "
+                             f"stopped -> ready {took if took is None else round(took, 1)} s")
         for (share, took), (share2, took2) in zip(got["configured"], got["frequent"]):
             cpu.add(share, share2)
             cpu_fit.add(os.cpu_count() * 100 / share if share else None,
