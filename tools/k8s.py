@@ -57,7 +57,6 @@ import logging
 import math
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -631,7 +630,8 @@ class Accounts:
                                  "new ones").format(path=path, error=exc)) from None
 
         def password(key: str) -> str:
-            return kept.get(key) or secrets.token_urlsafe(12)
+            # the classroom's kind: typed from the card, and never read as an option (-p -x...)
+            return kept.get(key) or classroom.new_password()
 
         values = {}
         for name, value in sorted(lab_env.items()):

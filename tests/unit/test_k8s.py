@@ -436,6 +436,19 @@ def test_passwords_are_per_student_kept_and_never_compose_defaults(pki, tmp_path
     assert secret(fresh["alice"], "accounts", "FTP_PASSWORD") != secret(first["alice"], "accounts", "FTP_PASSWORD")
 
 
+def test_every_password_is_typed_from_the_card_and_never_read_as_an_option(manifests):
+    """The students type these (``mail-send -u alice -p PASSWORD``): one that began with a dash
+    was an option to every client's argument parser."""
+    card = re.compile(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}")
+    for sid, objects in manifests.items():
+        data = kinds(objects, "Secret")["accounts"]["data"]
+        passwords = {key: secret(objects, "accounts", key) for key in data if key.endswith("PASSWORD")}
+        passwords |= dict(entry.split(":", 1) for entry in secret(objects, "accounts", "MAIL_ACCOUNTS").split())
+        assert len(passwords) >= 4, (sid, sorted(passwords))
+        for key, password in passwords.items():
+            assert card.fullmatch(password), (sid, key, password)
+
+
 def test_any_password_compose_yaml_gives_becomes_the_students_own(pki, tmp_path):
     compose = copy.deepcopy(COMPOSE)
     compose["services"]["client"]["environment"]["SSH_PASSWORD"] = "password"
