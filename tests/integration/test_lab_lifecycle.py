@@ -1,12 +1,13 @@
 """`make lab` itself: two labs side by side through Compose, each fully separate.
 
-Every test runs twice: under Compose v1 (``docker-compose``) and v2 (``docker compose``),
-chosen with ``SOCKLAB_COMPOSE``.  A Compose that is missing fails these tests (never a skip):
-``python3 tools/install.py test`` installs both.
+The two labs are started at the same time, one under Compose v1 (``docker-compose``) and one
+under v2 (``docker compose``), chosen with ``SOCKLAB_COMPOSE``: every test checks both, so
+each Compose is seen to start, map, re-run and stop a lab beside a lab of the other.  A
+Compose that is missing fails these tests (never a skip): ``python3 tools/install.py test``
+installs both.
 """
 
 import concurrent.futures
-import json
 import os
 import subprocess
 import uuid
@@ -37,17 +38,18 @@ def inspect(lab: str) -> list[dict]:
 COMPOSE_OF: dict[str, str] = {}         # lab name -> the Compose its tests use
 
 
-@pytest.fixture(scope="module", params=sorted(COMPOSES))
-def two_labs(request):
-    """Two labs started at once by ``make lab`` under one Compose; cleaned afterwards."""
-    compose = request.param
-    if not labtool.compose_available(compose):
-        pytest.fail(f"Compose {compose} is not installed: run `python3 tools/install.py test` (as root)",
-                    pytrace=False)
+@pytest.fixture(scope="module")
+def two_labs():
+    """Two labs started at once by ``make lab``, the first under v1, the second under v2;
+    cleaned afterwards."""
+    for compose in COMPOSES:
+        if not labtool.compose_available(compose):
+            pytest.fail(f"Compose {compose} is not installed: run `python3 tools/install.py test` (as root)",
+                        pytrace=False)
     names = [f"t{uuid.uuid4().hex[:6]}", f"t{uuid.uuid4().hex[:6]}"]
     while labtool.port_prefix(names[0]) == labtool.port_prefix(names[1]):
         names[1] = f"t{uuid.uuid4().hex[:6]}"
-    COMPOSE_OF.update(dict.fromkeys(names, compose))
+    COMPOSE_OF.update(zip(names, sorted(COMPOSES)))
     try:
         lab_tool(names[0], "build")         # once, before the two start at the same time
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -58,8 +60,15 @@ def two_labs(request):
             lab_tool(name, "clean", check=False)
 
 
+def volumes(lab: str) -> list[str]:
+    project = labtool.project_name(lab)
+    return subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+
+
 def test_the_chosen_compose_made_the_lab(two_labs):
     names, _ = two_labs
+    assert {COMPOSE_OF[name] for name in names} == set(COMPOSES)
     for name in names:
         versions = {c["Config"]["Labels"]["com.docker.compose.version"] for c in inspect(name)}
         assert len(versions) == 1 and versions.pop().startswith(COMPOSES[COMPOSE_OF[name]]), (name, versions)
@@ -79,7 +88,8 @@ def test_two_labs_come_up_side_by_side(two_labs):
     vols = [{m["Name"] for c in cs for m in c["Mounts"] if m["Type"] == "volume"} for cs in (first, second)]
     assert vols[0] and vols[1] and vols[0].isdisjoint(vols[1])
     # no fixed container names: compose names them after the lab
-    assert all(names[0] in c["Name"] for c in first)
+    for name, cs in zip(names, (first, second)):
+        assert all(name in c["Name"] for c in cs), (name, [c["Name"] for c in cs])
 
 
 def test_each_lab_serves_its_own_client(two_labs):
@@ -93,20 +103,24 @@ def test_each_lab_serves_its_own_client(two_labs):
 
 def test_warm_up_builds_nothing_and_map_lists_every_host(two_labs):
     names, _ = two_labs
-    again = lab_tool(names[0], "up")
-    assert "building" not in again.stdout, again.stdout
-    shown = lab_tool(names[0], "map").stdout
-    for service in json.loads(json.dumps(labtool.services())):
-        assert f"  {service}" in shown, shown
+    for name in names:
+        again = lab_tool(name, "up")
+        assert "building" not in again.stdout, (COMPOSE_OF[name], again.stdout)
+        shown = lab_tool(name, "map").stdout
+        for service in labtool.services():
+            assert f"  {service}" in shown, (COMPOSE_OF[name], shown)
 
 
 def test_down_removes_only_that_lab(two_labs):
-    """Last of the file: the fixture's ``clean`` removes what ``down`` keeps (the volumes)."""
+    """Last of the file: each Compose takes its own lab down while the other lab is there;
+    the fixture's ``clean`` removes what ``down`` keeps (the volumes: the students' work)."""
     names, _ = two_labs
-    project = labtool.project_name(names[1])
-    lab_tool(names[1], "down")
+    kept_before = {name: set(volumes(name)) for name in names}
+    lab_tool(names[0], "down")                      # v1, beside the running v2 lab
+    assert inspect(names[0]) == []
+    assert all(c["State"]["Status"] == "running" for c in inspect(names[1]))
+    lab_tool(names[1], "down")                      # v2, beside the downed v1 lab and its volumes
     assert inspect(names[1]) == []
-    assert all(c["State"]["Status"] == "running" for c in inspect(names[0]))
-    kept = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"],
-                          capture_output=True, text=True, check=True).stdout.split()
-    assert kept, "make down removed the lab's volumes (the students' work): only make clean may"
+    for name in names:
+        assert kept_before[name] and set(volumes(name)) == kept_before[name], \
+            f"make down ({COMPOSE_OF[name]}) removed volumes: only make clean may"
