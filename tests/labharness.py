@@ -90,6 +90,7 @@ class Lab:
 
     def close(self) -> None:
         self.lab_tool("clean")
+        ports.release(self.port_prefix)
         self._workspace.cleanup()
 
     def __enter__(self) -> "Lab":

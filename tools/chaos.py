@@ -534,6 +534,7 @@ class Chaos:
             sh(["docker", "volume", "rm", "-f", volume], check=False)
         if self.prefix:
             self.make("clean", check=False)
+            ports.release(self.prefix)
 
     def report(self) -> int:
         finished = datetime.datetime.now(datetime.timezone.utc)

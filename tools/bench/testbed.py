@@ -25,7 +25,7 @@ import sys
 import time
 import uuid
 
-from tools import lab as labtool
+from tools import lab as labtool, ports
 from tools.bench.docker_stats import StatsSampler
 from tools.measure import MeasureError, Progress, ToolError, sh
 
@@ -197,5 +197,6 @@ class Testbed:
         if self.prefix:
             self.make("clean", self.lab, check=False)
             self.make("clean", self.cold_lab, check=False, SOCKLAB_LAB_IMAGE=COLD_LAB)
+            ports.release(self.prefix)
         self.remove_cold()
 
