@@ -99,7 +99,7 @@ class Settings:
     recover_seconds: float = 90.0   # how long a killed host may take to be healthy again
 
 
-SMOKE = Settings(sessions=100, seconds=60.0, flood=100, flood_hold=1.0, kill_seconds=5.0, kill_after=2.0)
+SMOKE = Settings(sessions=100, seconds=60.0, flood=100, flood_hold=1.0, kill_seconds=3.0, kill_after=1.0)
 
 progress = Progress("chaos")
 
