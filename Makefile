@@ -84,18 +84,26 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# tests run in 4 processes, a test file at a time each: the labs' tests mostly wait on
+# tests run in 6 processes, a test file at a time each: the labs' tests often wait on
 # containers, so they overlap well even on 2 cores (PYTEST_WORKERS=0: all in one process).
 # --no-loadscope-reorder: files are handed out in collection order, longest first (see
-# tests/conftest.py), not re-sorted by their number of tests
-PYTEST_WORKERS ?= 4
-PYTEST := $(VENV)/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+# tests/conftest.py), not re-sorted by their number of tests.  Every process collects every
+# test: one collection first writes the test modules pytest has rewritten (and the byte
+# code of what they import) to __pycache__, so that the others read it instead of each
+# compiling it all again -- also where PYTHONDONTWRITEBYTECODE is set.
+PYTEST_WORKERS ?= 6
+PYTEST_BARE := PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest
+PYTEST := $(PYTEST_BARE) $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+COMPILE_TESTS = $(if $(filter-out 0,$(PYTEST_WORKERS)),@$(PYTEST_BARE) --collect-only -q -p no:cacheprovider $(1) >/dev/null 2>&1 || true)
 
 test: $(VENV)/.installed  ## run every test: unit tests, then the lab across containers
+	$(call COMPILE_TESTS,tests)
 	$(PYTEST) tests
 
 unit: $(VENV)/.installed  ## the unit tests only (no Docker)
+	$(call COMPILE_TESTS,tests/unit)
 	$(PYTEST) tests/unit
 
 integration: $(VENV)/.installed  ## the integration tests only
+	$(call COMPILE_TESTS,tests/integration)
 	$(PYTEST) tests/integration
