@@ -42,6 +42,11 @@ def need_docker(who: str = "the integration tests") -> None:
                     + "\nStart dockerd and run the tests again.", pytrace=False)
 
 
+def docker_ids(*args: str) -> set[str]:
+    """What ``docker ARGS`` lists, one word each (``docker_ids("volume", "ls", "-q", ...)``)."""
+    return set(subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.split())
+
+
 @dataclass
 class ExecResult:
     exit_code: int

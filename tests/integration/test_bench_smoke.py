@@ -13,15 +13,11 @@ import subprocess
 import sys
 
 import pytest
-from labharness import ROOT
+from labharness import ROOT, docker_ids
 from tools import lab as labtool
 
 SECTION_HOSTS = {"sockets": {"tcp-server", "udp-server", "ss-server"}, "ftp": {"ftp"}, "smtp": {"mail"},
                  "news": {"news"}}
-
-
-def docker_ids(*args: str) -> set[str]:
-    return set(subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.split())
 
 
 @pytest.fixture(scope="module")

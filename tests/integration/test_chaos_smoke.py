@@ -14,11 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from labharness import ROOT
-
-
-def docker_ids(*args: str) -> set[str]:
-    return set(subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.split())
+from labharness import ROOT, docker_ids
 
 
 @pytest.fixture(scope="module")

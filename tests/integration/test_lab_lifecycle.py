@@ -13,7 +13,7 @@ import subprocess
 import uuid
 
 import pytest
-from labharness import ROOT
+from labharness import ROOT, docker_ids
 from tools import lab as labtool
 
 
@@ -60,10 +60,8 @@ def two_labs():
             lab_tool(name, "clean", check=False)
 
 
-def volumes(lab: str) -> list[str]:
-    project = labtool.project_name(lab)
-    return subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"],
-                          capture_output=True, text=True, check=True).stdout.split()
+def volumes(lab: str) -> set[str]:
+    return docker_ids("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={labtool.project_name(lab)}")
 
 
 def test_the_chosen_compose_made_the_lab(two_labs):
@@ -115,12 +113,12 @@ def test_down_removes_only_that_lab(two_labs):
     """Last of the file: each Compose takes its own lab down while the other lab is there;
     the fixture's ``clean`` removes what ``down`` keeps (the volumes: the students' work)."""
     names, _ = two_labs
-    kept_before = {name: set(volumes(name)) for name in names}
+    kept_before = {name: volumes(name) for name in names}
     lab_tool(names[0], "down")                      # v1, beside the running v2 lab
     assert inspect(names[0]) == []
     assert all(c["State"]["Status"] == "running" for c in inspect(names[1]))
     lab_tool(names[1], "down")                      # v2, beside the downed v1 lab and its volumes
     assert inspect(names[1]) == []
     for name in names:
-        assert kept_before[name] and set(volumes(name)) == kept_before[name], \
+        assert kept_before[name] and volumes(name) == kept_before[name], \
             f"make down ({COMPOSE_OF[name]}) removed volumes: only make clean may"
