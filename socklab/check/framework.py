@@ -173,6 +173,16 @@ class Sandbox:
         except CheckFailed:
             return self.last.get("output", "")
 
+    def wait_idle(self, timeout: float = 3.0) -> dict:
+        """Wait until the program has finished with the last check's clients and waits again (or
+        has ended, or *timeout* passed: a program that never rests); return its status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.status()
+            if not st["running"] or st.get("idle") or time.monotonic() > deadline:
+                return st
+            time.sleep(0.05)
+
     def wait_listening(self, proto: str, port: int, timeout: float = 10.0) -> None:
         """Wait until the program listens on *port* (TCP) or has bound it (UDP); else explain."""
         deadline = time.monotonic() + timeout
@@ -414,7 +424,7 @@ class ServerTask(Task):
         ctx.sandbox.wait_listening(self.proto, self.port)
 
     def before_check(self, ctx: Context) -> None:
-        st = ctx.sandbox.status()
+        st = ctx.sandbox.wait_idle()    # a server that ends after its first client has ended by now
         if not st["running"] or [self.proto, self.port] not in st["listening"]:
             self.start(ctx)             # a check that killed the server does not fail the next one
 

@@ -14,7 +14,7 @@ The protocol is one JSON line per connection, answered by one JSON line (port 70
 network only; nothing is published on the host)::
 
     {"op": "start", "path": "exercises/01-tcp-server/server.py", "seconds": 120}
-    {"op": "status"}      -> running, exit status, listening ports, what it printed
+    {"op": "status"}      -> running, exit status, listening ports, idle or not, what it printed
     {"op": "stop"}        -> the same, after killing it and everything it started
 
 The runner is single-threaded on purpose: a fork bomb that uses up the host's process limit
@@ -65,6 +65,57 @@ def listening(proc_net: Path = Path("/proc/net"), ignore: tuple[int, ...] = ()) 
                     if address != DOCKER_DNS and int(port, 16) not in ignore:
                         found.add((proto, int(port, 16)))
     return [list(item) for item in sorted(found)]
+
+
+CLIENT_STATES = {"01": "ESTABLISHED", "03": "SYN_RECV", "08": "CLOSE_WAIT"}
+
+
+def processes(group: int, proc: Path = Path("/proc")) -> list[int]:
+    """The processes of the process group *group* that have not ended."""
+    found = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == group and fields[0] not in "ZX":
+                found.append(int(entry.name))
+    return found
+
+
+def idle(pids: list[int], proc: Path = Path("/proc")) -> bool:
+    """Do the processes *pids* wait for something, having finished with every client?
+
+    Idle: every thread of theirs sleeps (in accept(), recv(), select() ...) and none holds a
+    TCP connection that is open or that its peer has closed (ESTABLISHED, SYN_RECV,
+    CLOSE_WAIT).  A server that has just read a client's goodbye is not idle until it has
+    closed that connection and gone back to waiting -- or ended.
+    """
+    sockets = set()
+    for pid in pids:
+        try:
+            for task in (proc / str(pid) / "task").iterdir():
+                if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in "SI":
+                    return False
+            for fd in (proc / str(pid) / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    sockets.add(target[8:-1])
+        except (OSError, IndexError):
+            continue                # it ended while we looked
+    if not sockets:
+        return True
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] in CLIENT_STATES and fields[9] in sockets:
+                return False
+    return True
 
 
 class Output:
@@ -127,9 +178,11 @@ class Program:
         return data is None             # None: nothing now; b"": closed
 
     def status(self) -> dict:
+        pids = processes(self.proc.pid)     # none left: it has ended, if not yet reaped
         code = self.proc.poll()
         return {"running": code is None, "returncode": code, "killed_for": self.killed_for,
                 "seconds": round(time.monotonic() - self.started, 3), "listening": listening(ignore=(PORT,)),
+                "idle": code is None and bool(pids) and idle(pids),
                 "output": self.output.text(), "output_bytes": self.output.total}
 
     def kill(self, reason: str, sweep: bool = True) -> None:

@@ -79,6 +79,66 @@ def test_a_program_that_crashes_at_start_is_explained(runner):
     assert "exit status 1" in failure.value.seen and "no" in failure.value.output
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SERVER = """import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', {port}))
+s.listen()
+while True:
+    c, _ = s.accept()
+    while data := c.recv(100):
+        c.sendall(data)
+    {after}
+"""
+
+
+def serve_one_client(sandbox, folder, after: str) -> None:
+    """Start an echo server that does *after* when its client leaves; be its client once."""
+    port = free_port()
+    (folder / "server.py").write_text(SERVER.format(port=port, after=after))
+    sandbox.start("01-tcp-server", "server.py")
+    sandbox.wait_listening("tcp", port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"hello")
+        assert c.recv(100) == b"hello"
+
+
+def test_a_server_that_ends_after_its_first_client_has_ended_when_the_next_check_begins(runner):
+    r, sandbox, folder = runner
+    for _ in range(5):          # the server ends only after reading the goodbye: a race without the wait
+        serve_one_client(sandbox, folder, after="sum(range(3_000_000)); sys.exit(3)")  # busy, then ends
+        st = sandbox.wait_idle(timeout=10)
+        assert not st["running"] and st["returncode"] == 3, st
+
+
+def test_a_server_back_in_accept_is_idle_one_that_keeps_the_closed_connection_is_not(runner):
+    r, sandbox, folder = runner
+    serve_one_client(sandbox, folder, after="c.close()")
+    st = sandbox.wait_idle(timeout=10)
+    assert st["running"] and st["idle"], st
+    serve_one_client(sandbox, folder, after="time.sleep(60)")   # never closes c: CLOSE_WAIT
+    started = time.monotonic()
+    st = sandbox.wait_idle(timeout=1)
+    assert st["running"] and not st["idle"] and time.monotonic() - started >= 1, st
+
+
+def test_a_busy_program_is_never_idle(runner):
+    r, sandbox, folder = runner
+    (folder / "server.py").write_text("print('spinning')\nwhile True:\n    pass\n")
+    sandbox.start("01-tcp-server", "server.py")
+    deadline = time.monotonic() + 10
+    while "spinning" not in sandbox.status()["output"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert not sandbox.wait_idle(timeout=0.5)["idle"]
+
+
 def test_output_is_bounded_but_keeps_both_ends():
     out = Output()
     out.add(b"first line\n")
