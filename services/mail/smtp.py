@@ -468,8 +468,10 @@ class MailServer:
         self.relay = MailHandler(delivery, None, domain=domain, hostname=hostname, log=self.log, store=store)
         self.submission = MailHandler(delivery, accounts, domain=domain, hostname=hostname, log=self.log,
                                       store=store)
+        self.delivery = delivery
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: dict[str, tuple] = {}
+        self._reaper: asyncio.Task | None = None
 
     def _factory(self, handler: MailHandler, **policy: Any):
         loop = asyncio.get_running_loop()
@@ -506,6 +508,7 @@ class MailServer:
             server = await loop.create_server(factory, self.host, port, ssl=implicit_tls, reuse_address=True)
             self.servers.append(server)
             self.addresses[name] = server.sockets[0].getsockname()
+        self._reaper = asyncio.create_task(self._close_idle_lmtp())
         self.log.info("listening: %s; max message size %d bytes; at most %s connections, %s per address",
                       ", ".join(f"{name} {addr[1]}" for name, addr in self.addresses.items()), self.max_size,
                       self.limit.total or "any number of", self.limit.per_address or "any number")
@@ -519,6 +522,16 @@ class MailServer:
                 self.log.warning("stopping with %d message(s) still being stored", handler.deliveries)
         for server in self.servers:
             await server.wait_closed()
+        if self._reaper:
+            self._reaper.cancel()
+        await asyncio.to_thread(self.delivery.close)
+
+    async def _close_idle_lmtp(self) -> None:
+        """Now and then, end the LMTP connections kept from a burst of mail that is over."""
+        while True:
+            await asyncio.sleep(self.delivery.idle)
+            if self.delivery.kept:
+                await asyncio.to_thread(self.delivery.close_idle)
 
 
 async def serve(args: argparse.Namespace) -> None:

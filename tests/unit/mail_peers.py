@@ -80,6 +80,7 @@ class MailLab:
         self.passwd_file = str(tmp / "users")
         accounts.write_passwd_file(self.passwd_file, accounts.parse(ACCOUNTS), "lab.test")
         self.mda = MaildirLMTP(tmp / "mail", delay=lmtp_delay)
+        self.lmtp_sessions: list[LMTP] = []          # every connection the MDA has had
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -96,10 +97,16 @@ class MailLab:
         self.submissions_port = self.server.addresses["submissions"][1]
 
     async def _start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.lmtp_server = await loop.create_unix_server(lambda: LMTP(self.mda, hostname="mda.test", loop=loop),
-                                                         self.lmtp_path)
+        await self._start_lmtp()
         await self.server.start()
+
+    async def _start_lmtp(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def session() -> LMTP:
+            self.lmtp_sessions.append(LMTP(self.mda, hostname="mda.test", loop=loop))
+            return self.lmtp_sessions[-1]
+        self.lmtp_server = await loop.create_unix_server(session, self.lmtp_path)
 
     def run(self, coro, timeout: float = 30.0):
         """Run *coro* on the server's loop and wait for its result."""
@@ -114,6 +121,18 @@ class MailLab:
             await self.lmtp_server.wait_closed()
             Path(self.lmtp_path).unlink(missing_ok=True)
         self.run(stop())
+
+    def restart_lmtp(self) -> None:
+        """The MDA restarts: every connection to it is closed, then it listens again."""
+        self.stop_lmtp()
+
+        async def restart():
+            for lmtp in self.lmtp_sessions:
+                if lmtp.transport is not None:
+                    lmtp.transport.close()
+            await asyncio.sleep(0)                      # the closes reach the sockets
+            await self._start_lmtp()
+        self.run(restart())
 
     def close(self) -> None:
         logging.getLogger("mail-smtpd").removeHandler(self.log)

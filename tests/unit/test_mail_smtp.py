@@ -142,6 +142,36 @@ def test_port_25_offers_starttls_but_no_auth(lab):
     assert b"with ESMTPS id" in lab.mda.messages("alice@lab.test")[0]
 
 
+def test_one_lmtp_connection_serves_message_after_message(lab):
+    for n in range(3):
+        with smtp(lab) as s:
+            s.sendmail("x@example.com", ["bob@lab.test", "alice@lab.test"], MESSAGE)
+    assert len(lab.mda.messages("bob@lab.test")) == 3 and len(lab.mda.messages("alice@lab.test")) == 3
+    assert len(lab.lmtp_sessions) == 1          # 6 recipient checks and 6 deliveries on it
+
+
+def test_a_kept_lmtp_connection_the_mda_closed_is_replaced_nothing_lost_or_doubled(lab):
+    with smtp(lab) as s:
+        s.sendmail("x@example.com", ["bob@lab.test"], MESSAGE)
+    lab.restart_lmtp()
+    with smtp(lab) as s:
+        assert s.sendmail("x@example.com", ["bob@lab.test"], MESSAGE) == {}
+    assert len(lab.mda.messages("bob@lab.test")) == 2 and len(lab.lmtp_sessions) == 2
+
+
+def test_kept_lmtp_connections_end_when_unused(lab):
+    with smtp(lab) as s:
+        s.sendmail("x@example.com", ["bob@lab.test"], MESSAGE)
+    delivery = lab.server.delivery
+    assert delivery.kept == 1 and delivery.close_idle() == 0        # just used
+    delivery.idle = 0.0
+    assert delivery.close_idle() == 1 and delivery.kept == 0
+    deadline = time.monotonic() + 5
+    while lab.lmtp_sessions[0].transport is not None and time.monotonic() < deadline:   # the MDA saw QUIT
+        time.sleep(0.01)
+    assert lab.lmtp_sessions[0].transport is None
+
+
 def test_the_mda_down_is_a_temporary_failure(lab):
     lab.stop_lmtp()
     conn = raw(lab)
