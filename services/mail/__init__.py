@@ -29,3 +29,4 @@ The chapter names three roles, and the host runs each one as a real program::
 
 DOMAIN = "lab.test"
 HOSTNAME = "mail.lab.test"
+MAIL_STORE = "/srv/mail"             # Dovecot's Maildirs (the mail volume; dovecot.conf says it too)

@@ -55,13 +55,12 @@ from aiosmtpd import __version__ as AIOSMTPD_VERSION
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from socklab.log import add_one_line_filter, configure
-from socklab.services.mail import DOMAIN, HOSTNAME
+from socklab.services.mail import DOMAIN, HOSTNAME, MAIL_STORE
 from socklab.services.mail.accounts import PasswdFile
 from socklab.services.mail.delivery import LMTPDelivery, Reply
 
 SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT = 25, 587, 465
 MAX_SIZE = 10 * 1024 * 1024          # bytes; EHLO announces it as "SIZE 10485760"
-MAIL_STORE = "/srv/mail"             # Dovecot's Maildirs (the mail volume)
 MAX_CLIENTS = 128                    # connections at once, the three ports together
 MAX_PER_ADDRESS = 32                 # ... from one client address
 TLS_CERT = "/etc/socklab/tls/mail.crt"

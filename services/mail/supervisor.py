@@ -3,7 +3,8 @@
 A container runs one command; the mail host needs two programs.  This small supervisor is
 that command (under ``tini``, which reaps zombies and passes signals on to it):
 
-1. write Dovecot's password file from ``MAIL_ACCOUNTS`` (on the /tmp tmpfs);
+1. write Dovecot's password file from ``MAIL_ACCOUNTS`` (on the /tmp tmpfs), and remove
+   the lock files a crash may have left in the mail store (see :func:`remove_stale_locks`);
 2. start ``dovecot -F`` and wait until its LMTP socket listens;
 3. start the SMTP server (``mail-smtpd``) and wait until ports 25, 587 and 465 listen --
    so once port 25 answers, everything behind it is ready too;
@@ -26,9 +27,10 @@ import sys
 import time
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 
 from socklab.log import configure
-from socklab.services.mail import DOMAIN, accounts
+from socklab.services.mail import DOMAIN, MAIL_STORE, accounts
 
 # Runtime files, on the /tmp tmpfs (the root file system is read-only).  dovecot.conf names
 # the same paths: base_dir and the passwd-file.
@@ -37,6 +39,27 @@ DOVECOT_BASE = f"{RUN_DIR}/dovecot"
 USERS_FILE = f"{RUN_DIR}/users"
 LMTP_SOCKET = f"{DOVECOT_BASE}/lmtp"
 SMTP_PORTS = ("25", "587", "465")
+
+
+def remove_stale_locks(store: str = MAIL_STORE) -> list[str]:
+    """Remove Dovecot's lock files (``dovecot-uidlist.lock`` ...) from the mail store; their paths.
+
+    Call it before Dovecot starts.  A process that is killed (``kill -9``, the host's memory
+    limit, a power cut) leaves its dotlock behind, holding ``<pid>:<hostname>``.  Dovecot
+    breaks a lock at once if that process is gone -- but in a container that starts again,
+    the same small process numbers come back, so the lock seems held by a live process and
+    every IMAP ``SELECT`` of that mailbox waits for it to go stale: two minutes.  Before
+    Dovecot starts no process of this host can hold a lock, and the store is this host's
+    alone, so every lock found then is stale.
+    """
+    removed = []
+    for path in Path(store).glob("*/*/Maildir/**/dovecot*.lock"):
+        try:
+            path.unlink()
+            removed.append(str(path))
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 class SupervisorError(Exception):
@@ -135,6 +158,13 @@ def main(argv=None) -> int:
     os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
     accounts.write_passwd_file(USERS_FILE, users, DOMAIN)
     log.info("mailboxes: %s", ", ".join(f"{a.user}@{DOMAIN}" for a in users))
+    try:
+        stale = remove_stale_locks()
+    except OSError as exc:
+        log.warning("could not look for stale locks in %s: %s", MAIL_STORE, exc)
+    else:
+        if stale:
+            log.info("removed %d lock file(s) left by a crash: %s", len(stale), ", ".join(stale))
 
     smtpd = [sys.executable, "-m", "socklab.services.mail.smtp", "--lmtp", LMTP_SOCKET, "--passwd-file", USERS_FILE]
     if args.max_size:

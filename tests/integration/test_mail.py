@@ -536,6 +536,22 @@ def test_a_250_survives_sigkill_of_the_whole_host(lab):
     assert len(imap_uids(lab, f"then killed {t}")) == 1
 
 
+def test_a_lock_left_by_a_killed_process_does_not_hold_imap_up(lab):
+    """A process killed inside Dovecot's mailbox lock leaves dovecot-uidlist.lock, naming its
+    pid; after the restart that pid belongs to another process of the host, so Dovecot would
+    think the lock held and make IMAP wait two minutes for it (the client gives up in 10 s)."""
+    t = tag()
+    ok(lab, "mail-send", "--to", "alice@lab.test", "-s", f"before a stale lock {t}", "-b", "x")
+    lock = "/srv/mail/lab.test/alice/Maildir/dovecot-uidlist.lock"
+    made = lab.exec("mail", ["sh", "-c", f"printf '1:mail' > {lock}"], user="socklab")
+    assert made.ok, made
+    lab.kill("mail")
+    lab.start("mail")
+    ok(lab, "mail-send", "--to", "alice@lab.test", "-s", f"after a stale lock {t}", "-b", "x")
+    assert len(imap_uids(lab, f"after a stale lock {t}")) == 1
+    assert f"removed 1 lock file(s) left by a crash: {lock}" in lab.logs("mail")
+
+
 def test_when_dovecot_dies_the_host_stops_and_comes_back(lab):
     t = tag()
     started = lab.container("mail").attrs["State"]["StartedAt"]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from socklab.services.mail.supervisor import Supervisor, SupervisorError
+from socklab.services.mail.supervisor import Supervisor, SupervisorError, remove_stale_locks
 
 # A child that says it is ready (by creating a file), then sleeps; on SIGTERM it writes a
 # last word and exits 0 -- so the tests can see who was stopped, and in which order.
@@ -107,3 +107,18 @@ def test_a_child_ignoring_sigterm_is_killed(tmp_path, supervisor):
     supervisor.stop()
     assert supervisor.children[0][1].returncode == -signal.SIGKILL
     assert time.monotonic() - started < 5
+
+
+def test_locks_left_in_the_store_are_removed_and_nothing_else(tmp_path):
+    inbox = tmp_path / "lab.test" / "alice" / "Maildir"
+    folder = inbox / ".Sent"
+    for d in (inbox / "new", inbox / "cur", folder / "cur"):
+        d.mkdir(parents=True)
+    keep = [inbox / "new" / "1.M1.mail", inbox / "dovecot-uidlist", folder / "cur" / "2.M2.mail:2,S",
+            inbox / "dovecot.index.log"]
+    locks = [inbox / "dovecot-uidlist.lock", folder / "dovecot-uidlist.lock"]
+    for path in keep + locks:
+        path.write_text("16:mail")          # a lock names a pid that a restarted host may reuse
+    assert sorted(remove_stale_locks(str(tmp_path))) == sorted(str(p) for p in locks)
+    assert all(p.exists() for p in keep) and not any(p.exists() for p in locks)
+    assert remove_stale_locks(str(tmp_path)) == []
