@@ -169,8 +169,17 @@ class DataFixes:
         exc = sys.exc_info()[1]
         cause = exc.args[0] if isinstance(exc, _FileReadWriteError) and exc.args else exc
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            first = not getattr(self, "_no_space", False)
             self._no_space = True
             self._resp = (storage_reply(cause, self.file_obj), logger.warning)
+            if first and hasattr(self.file_obj, "discard"):
+                # Free the space now, but read on: closing a connection with unread data
+                # resets it, and a client still sending (ftplib's storbinary) would meet
+                # the reset instead of the 452.  The 452 goes out when the client has sent
+                # all (handle_close) -- or, past DROP_LIMIT, at once.
+                self.file_obj.discard()
+                self.file_obj = Dropped(self.file_obj.name, DROP_LIMIT)
+                return
         elif isinstance(exc, _FileReadWriteError):
             self._resp = (f"426 {one_line(cause)}; transfer aborted.", logger.warning)
         else:
@@ -181,6 +190,12 @@ class DataFixes:
             self.close()
         except Exception as err:            # noqa: BLE001
             self.cmd_channel.log(f"closing the data connection failed too: {one_line(err)}")
+
+    def handle_close(self):
+        if getattr(self, "_no_space", False) and not self._closed:
+            self.close()            # the client has sent all it had: the 452, not a 226
+            return
+        super().handle_close()
 
     def close(self):
         upload = self.file_obj
@@ -198,6 +213,29 @@ class DataFixes:
                 self.transfer_finished = False
                 self._resp = (storage_reply(err, upload), logger.warning)
         super().close()
+
+
+DROP_LIMIT = 16 << 20      # bytes of a refused upload read and dropped before the connection is cut
+
+
+class Dropped:
+    """Stands for an upload refused for want of space: what the client still sends is
+    counted and dropped, up to *limit* bytes; past that, the disk is full again."""
+
+    def __init__(self, name: str, limit: int) -> None:
+        self.name = name
+        self.limit = limit
+        self.dropped = 0
+        self.closed = False
+
+    def write(self, data) -> int:
+        self.dropped += len(data)
+        if self.dropped > self.limit:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def one_line(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from ftp_support import USER, PASSWORD, login, make_pki, running
 from mail_peers import MailLab
 from newslab import RunningServer, code, seeded_spool, spool_dir  # noqa: F401  (fixtures)
 
+from socklab.services.ftp import pyftpdlib_fixes
 from socklab.services.ftp import server as ftp_server
 from socklab.log import OneLineLog
 from socklab.services.mail.smtp import ConnectionLimit
@@ -155,6 +156,25 @@ def test_ftp_wrong_password_then_idle_timeout_is_one_line(root):
     assert_no_traceback(log)
 
 
+def test_ftp_full_disk_stops_reading_a_refused_upload_past_the_limit(root, monkeypatch):
+    monkeypatch.setattr(ftp_server.JournaledUpload, "write",
+                        lambda self, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    monkeypatch.setattr(pyftpdlib_fixes, "DROP_LIMIT", 64 * 1024)
+    with Records("pyftpdlib", "ftp") as log, running(root) as srv:
+        ftp = login(srv)
+        started = time.monotonic()
+        with pytest.raises((ftplib.error_temp, ConnectionError)):   # cut off: a reset or the 452
+            ftp.storbinary("STOR huge.bin", io.BytesIO(b"x" * 50_000_000))
+        assert time.monotonic() - started < 10
+        ftp.close()
+        again = login(srv)                      # the server goes on serving
+        assert "huge.bin" not in again.nlst()
+        again.quit()
+    assert not (root / "home" / USER / "huge.bin").exists() and not list((root / ".uploads").iterdir())
+    assert len(log.lines("Insufficient storage space (the disk is full); huge.bin not stored")) == 1, log.text
+    assert_no_traceback(log)
+
+
 def test_ftp_full_disk_answers_452_removes_the_partial_upload_in_one_line(root, monkeypatch):
     def full(self, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -163,8 +183,10 @@ def test_ftp_full_disk_answers_452_removes_the_partial_upload_in_one_line(root, 
         ftp = login(srv)
         ftp.storbinary("STOR before.bin", io.BytesIO(b"b" * 10_000))
         monkeypatch.setattr(ftp_server.JournaledUpload, "write", full)
+        # 4 MB: far more than the socket buffers hold, so the client is still sending when
+        # the disk fills up; it reads the 452 all the same, never a reset
         with pytest.raises(ftplib.error_temp, match=r"^452 Insufficient storage space .*big\.bin not stored"):
-            ftp.storbinary("STOR big.bin", io.BytesIO(b"x" * 100_000))
+            ftp.storbinary("STOR big.bin", io.BytesIO(b"x" * 4_000_000))
         monkeypatch.undo()                     # space freed: storing works again
         ftp.storbinary("STOR after.bin", io.BytesIO(b"a" * 10_000))
         assert sorted(n for n in ftp.nlst() if n.endswith(".bin")) == ["after.bin", "before.bin"]
