@@ -131,6 +131,17 @@ class LabSMTP(SMTP):
         self._counted = None                  # the transport this connection is counted by
         self._refused = False
 
+    def _getaddr(self, arg: str):
+        """aiosmtpd's address parser (MAIL FROM, RCPT TO, VRFY) catches only HeaderParseError,
+        but the standard library's parser it calls raises IndexError on some broken
+        addresses (``<``, ``"``): that became ``451 Internal server error``.  Any address the
+        parser cannot read is a malformed address (``553``; ``502`` for VRFY), as aiosmtpd
+        means it to be."""
+        try:
+            return super()._getaddr(arg)
+        except (IndexError, ValueError):
+            return None, None
+
     async def smtp_STARTTLS(self, arg: str) -> None:
         # Commands pipelined behind STARTTLS fill the stream reader's buffer; past its limit
         # asyncio stops reading the socket -- and the TLS handshake that follows then waits

@@ -353,6 +353,19 @@ def test_overlong_lines_are_refused(lab):
     conn.close()
 
 
+@pytest.mark.parametrize("line, code", [("MAIL FROM:<", "553"), ("RCPT TO:<", "553"), ('RCPT TO:<"', "553"),
+                                        ("VRFY <", "502"), ('VRFY "', "502")])
+def test_an_address_the_parser_chokes_on_is_malformed_not_an_internal_error(lab, line, code):
+    conn = raw(lab)
+    conn.command("EHLO client.test")
+    if line.startswith("RCPT"):
+        assert conn.command("MAIL FROM:<x@example.com>").startswith("250")
+    assert conn.command(line)[:3] == code
+    assert conn.command("NOOP").startswith("250")            # the session goes on
+    conn.close()
+    assert not [l for l in lab.log.lines if "unexpected error" in l], lab.log.lines
+
+
 def test_garbage_commands_get_500_then_the_door(lab):
     conn = raw(lab)
     replies = [conn.command(cmd) for cmd in ("HELLO?", "\x01\x02\x7f", "GET / HTTP/1.1", "xyzzy", "FOO")]
