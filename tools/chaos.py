@@ -51,11 +51,13 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 from tools import lab as labtool, ports
+from tools.chaos_load import FIRST_ACK
 from tools.measure import Progress, ToolError, attempt
 from tools.measure import sh as _sh
 
@@ -94,9 +96,42 @@ class Settings:
     flood: int = 1000               # idle connections per flood
     flood_hold: float = 2.0         # seconds the flood waits for the servers' answers
     kill_seconds: float = 12.0      # traffic around each kill -9
-    kill_after: float = 3.0         # ... the kill comes this long after the traffic starts
+    kill_after: float = 3.0         # ... the kill comes this long after the first item went through
     disk_mb: int = 8                # the size of each full-disk volume
     recover_seconds: float = 90.0   # how long a killed host may take to be healthy again
+
+
+class LoadRun:
+    """A load of tools/chaos_load.py running beside the campaign, read as it goes: its
+    :attr:`first_ack` is set when the server first acknowledges an item (or the load ends)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.first_ack = threading.Event()
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self._out), daemon=True),
+                         threading.Thread(target=self._read, args=(self.proc.stderr, self._err), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, pipe, into: list[str]) -> None:
+        for line in pipe:
+            into.append(line)
+            if line.strip() == FIRST_ACK:
+                self.first_ack.set()
+        self.first_ack.set()            # ended: nothing more to wait for
+
+    def finish(self, timeout: float) -> tuple[str, str]:
+        """Wait for the load to end (killed after *timeout*); what it printed and its errors."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for reader in self._readers:
+            reader.join(10)
+        return "".join(self._out), "".join(self._err)
 
 
 SMOKE = Settings(sessions=100, seconds=60.0, flood=100, flood_hold=1.0, kill_seconds=3.0, kill_after=1.0)
@@ -395,9 +430,9 @@ class Chaos:
         self.refresh()
         before = self.hosts[host]["State"]["StartedAt"]
         restarts = self.hosts[host]["RestartCount"]
-        args = ["docker", "exec", self.loader, "python3", "/chaos/chaos_load.py", load, "--tag", tag,
-                "--seconds", str(self.s.kill_seconds)]
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        load_run = LoadRun(["docker", "exec", self.loader, "python3", "/chaos/chaos_load.py", load, "--tag", tag,
+                            "--seconds", str(self.s.kill_seconds)])
+        load_run.first_ack.wait(timeout=self.s.kill_seconds + 60)    # traffic flows (or the load ended)
         time.sleep(self.s.kill_after)
         cid = self.hosts[host]["Id"]
         if how == "dovecot":
@@ -409,7 +444,7 @@ class Chaos:
             kill = sh(["docker", "exec", "-u", "socklab", cid, "sh", "-c", "kill -9 -1"], check=False)
         killed_at = time.monotonic()
         recovery = self.wait_recovered(host, before, target)
-        out, err = proc.communicate(timeout=self.s.kill_seconds + 120)
+        out, err = load_run.finish(timeout=self.s.kill_seconds + 120)
         acked = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"acked": [], "error": err[-500:]}
         checked = self.load(verify, "--tag", tag, input=json.dumps(acked), timeout=300)
         self.refresh()

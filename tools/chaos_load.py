@@ -605,13 +605,26 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+FIRST_ACK = "FIRST-ACKNOWLEDGED"        # the line _loop prints when the server first says yes
+FIRST_WAIT = 30.0                       # seconds a load waits, beyond --seconds, for that first yes
+
+
 def _loop(a, one) -> dict:
-    """Call one(n) for n = 0, 1, ... until --count or --seconds; what was acknowledged."""
+    """Call one(n) for n = 0, 1, ... until --count, or for --seconds from the first item the
+    server acknowledged (a server still starting gets FIRST_WAIT seconds more for that one);
+    what was acknowledged.
+
+    The first acknowledgement is announced at once (a line ``FIRST-ACKNOWLEDGED``), so that
+    whoever kills the server can wait for traffic that really flows, not for a guess.
+    """
     acked, errors, n = [], {}, 0
-    deadline = time.monotonic() + a.seconds
+    deadline = time.monotonic() + a.seconds + FIRST_WAIT
     while n < a.count and time.monotonic() < deadline:
         try:
             one(n)
+            if not acked:
+                print(FIRST_ACK, flush=True)
+                deadline = time.monotonic() + a.seconds
             acked.append(n)
         except Exception as exc:                    # noqa: BLE001 -- the server is being killed
             key = type(exc).__name__

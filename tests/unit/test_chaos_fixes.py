@@ -444,3 +444,38 @@ def test_tcp_server_concurrent_clients_per_address_are_limited():
         again.sendall(b"back\n")
         assert again.recv(100).endswith(b"] back\n")
         again.close()
+
+
+def test_the_kill_waits_for_traffic_that_flows_not_for_a_guess(capsys):
+    """The smoke campaign once killed the mail host before its load had sent one message (a
+    busy machine: the load's start took longer than the fixed wait), and found "nothing
+    acknowledged".  The load now says when the first item went through, and its time runs
+    from there."""
+    import argparse
+    import sys
+    from tools import chaos, chaos_load
+    calls = []
+
+    def one(n):
+        calls.append(n)
+        time.sleep(0.01)
+        if n < 3:
+            time.sleep(0.2)
+            raise ConnectionRefusedError("not yet")      # the server is still starting
+
+    started = time.monotonic()
+    result = chaos_load._loop(argparse.Namespace(tag="t", count=10**6, seconds=0.5), one)
+    took = time.monotonic() - started
+    assert capsys.readouterr().out.count(chaos_load.FIRST_ACK) == 1
+    assert result["acked"][0] == 3 and result["errors"] == {"ConnectionRefusedError": 3}
+    assert took >= 0.6 + 0.5           # three refusals (0.6 s, > --seconds), then 0.5 s of traffic
+
+    script = ("import sys, time\nprint('starting', flush=True)\ntime.sleep(0.5)\n"
+              f"print({chaos_load.FIRST_ACK!r}, flush=True)\ntime.sleep(0.3)\nprint('{{\"acked\": [0]}}')\n"
+              "print('a warning', file=sys.stderr)\n")
+    run = chaos.LoadRun([sys.executable, "-c", script])
+    assert not run.first_ack.wait(0.2)
+    assert run.first_ack.wait(10)
+    assert run.proc.poll() is None                       # announced while the load goes on
+    out, err = run.finish(timeout=10)
+    assert out.splitlines()[-1] == '{"acked": [0]}' and err == "a warning\n"
