@@ -177,9 +177,22 @@ class Program:
             return True
         return data is None             # None: nothing now; b"": closed
 
+    def drain(self) -> None:
+        """Take what the program printed and the runner's loop has not read yet."""
+        while True:
+            try:
+                data = self.proc.stdout.read(65536)
+            except (OSError, ValueError):
+                return
+            if not data:                # None: nothing now; b"": closed
+                return
+            self.output.add(data)
+
     def status(self) -> dict:
         pids = processes(self.proc.pid)     # none left: it has ended, if not yet reaped
         code = self.proc.poll()
+        if code is not None:
+            self.drain()                    # it may end before the loop reads its last words
         return {"running": code is None, "returncode": code, "killed_for": self.killed_for,
                 "seconds": round(time.monotonic() - self.started, 3), "listening": listening(ignore=(PORT,)),
                 "idle": code is None and bool(pids) and idle(pids),
@@ -199,8 +212,7 @@ class Program:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        while self.read():
-            pass
+        self.drain()
 
 
 def kill_everything_but_me() -> None:

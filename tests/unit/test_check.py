@@ -15,7 +15,7 @@ import pytest
 from socklab.check import report
 from socklab.check.cli import select
 from socklab.check.framework import Result, Sandbox
-from socklab.check.runner import Output, Runner, listening
+from socklab.check.runner import Output, Program, Runner, listening
 
 
 @pytest.fixture
@@ -72,11 +72,12 @@ def test_runner_refuses_paths_outside_the_exercises_and_keeps_serving(runner):
 
 def test_a_program_that_crashes_at_start_is_explained(runner):
     r, sandbox, folder = runner
-    (folder / "server.py").write_text("raise SystemExit('no')\n")
-    sandbox.start("01-tcp-server", "server.py")
-    with pytest.raises(Exception) as failure:
-        sandbox.wait_listening("tcp", 8888, timeout=5)
-    assert "exit status 1" in failure.value.seen and "no" in failure.value.output
+    (folder / "server.py").write_text("print('about to fail')\nraise SystemExit('no')\n")
+    for _ in range(5):          # what it printed last is there, though it ended before the runner read it
+        sandbox.start("01-tcp-server", "server.py")
+        with pytest.raises(Exception) as failure:
+            sandbox.wait_listening("tcp", 8888, timeout=5)
+        assert "exit status 1" in failure.value.seen and failure.value.output == "about to fail\nno\n"
 
 
 def free_port() -> int:
@@ -137,6 +138,17 @@ def test_a_busy_program_is_never_idle(runner):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert not sandbox.wait_idle(timeout=0.5)["idle"]
+
+
+def test_the_status_of_an_ended_program_has_all_it_printed(tmp_path):
+    """The runner's loop may answer a status request before it has read the program's last
+    words from the pipe; the status takes them itself."""
+    program = tmp_path / "server.py"
+    program.write_text("print('about to fail')\nraise SystemExit('no')\n")
+    ran = Program(program, seconds=30, memory=256 << 20, cpu=10)
+    ran.proc.wait(10)                   # ended, and nothing has read its output yet
+    st = ran.status()
+    assert not st["running"] and st["returncode"] == 1 and st["output"] == "about to fail\nno\n", st
 
 
 def test_output_is_bounded_but_keeps_both_ends():
