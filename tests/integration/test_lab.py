@@ -81,8 +81,8 @@ def test_lab_ca_is_trusted_in_the_client(lab):
     bundle = lab.exec("client", ["grep", "-c", "BEGIN CERTIFICATE", "/etc/ssl/certs/ca-certificates.crt"])
     assert bundle.ok
     ca = (ROOT / "pki" / "ca.crt").read_text()
-    in_container = lab.exec("client", ["cat", "/usr/local/share/ca-certificates/socklab-lab-ca.crt"]).stdout
-    assert in_container == ca
+    in_container = lab.exec("client", ["cat", "/usr/local/share/ca-certificates/socklab-lab-ca.crt"])
+    assert in_container.ok and in_container.stdout == ca, in_container
     verify = lab.exec("client", ["openssl", "verify", "/usr/local/share/ca-certificates/socklab-lab-ca.crt"])
     assert verify.ok, verify
 
