@@ -81,6 +81,14 @@ def _promised(reservations: Path):
             os.replace(tmp, reservations)
 
 
+def free_port() -> int:
+    """One TCP port of 127.0.0.1 that is free now (the kernel's pick): for a server a unit
+    test starts, or a port where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def port_free(port: int) -> bool:
     """Whether *port* of 127.0.0.1 is free for TCP and for UDP."""
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):

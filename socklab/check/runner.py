@@ -166,12 +166,16 @@ class Program:
                  "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
         os.set_blocking(self.proc.stdout.fileno(), False)
 
+    def _chunk(self) -> bytes | None:
+        """What the pipe holds now: bytes, None (nothing yet) or b"" (closed)."""
+        try:
+            return self.proc.stdout.read(65536)
+        except (OSError, ValueError):
+            return b""
+
     def read(self) -> bool:
         """Take what the program printed; False once its output is closed."""
-        try:
-            data = self.proc.stdout.read(65536)
-        except OSError:
-            return False
+        data = self._chunk()
         if data:
             self.output.add(data)
             return True
@@ -179,13 +183,7 @@ class Program:
 
     def drain(self) -> None:
         """Take what the program printed and the runner's loop has not read yet."""
-        while True:
-            try:
-                data = self.proc.stdout.read(65536)
-            except (OSError, ValueError):
-                return
-            if not data:                # None: nothing now; b"": closed
-                return
+        while data := self._chunk():
             self.output.add(data)
 
     def status(self) -> dict:

@@ -454,10 +454,8 @@ def test_the_kill_waits_for_traffic_that_flows_not_for_a_guess(capsys):
     import argparse
     import sys
     from tools import chaos, chaos_load
-    calls = []
 
     def one(n):
-        calls.append(n)
         time.sleep(0.01)
         if n < 3:
             time.sleep(0.2)

@@ -16,6 +16,7 @@ from socklab.check import report
 from socklab.check.cli import select
 from socklab.check.framework import Result, Sandbox
 from socklab.check.runner import Output, Program, Runner, listening
+from tools.ports import free_port
 
 
 @pytest.fixture
@@ -78,12 +79,6 @@ def test_a_program_that_crashes_at_start_is_explained(runner):
         with pytest.raises(Exception) as failure:
             sandbox.wait_listening("tcp", 8888, timeout=5)
         assert "exit status 1" in failure.value.seen and failure.value.output == "about to fail\nno\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SERVER = """import socket, sys, time

@@ -20,6 +20,7 @@ from socklab.services.ss_server import TimestampTCPServer
 from socklab.services.tcp_server import TimestampServer
 from socklab.services.udp_server import UDPTimestampServer
 from socklab.services.unix_server import UnixTimestampServer
+from tools.ports import free_port
 
 PROBE = Path(__file__).resolve().parents[2] / "images" / "lab" / "lab-probe"
 STAMP = rb"\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] "
@@ -273,12 +274,6 @@ def test_unix_client(tmp_path, capsys):
     with Running(UnixTimestampServer(path)):
         assert unix_client.main(["--path", path, "-m", "via file"]) == 0
     assert capsys.readouterr().out.strip().endswith("] via file")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("module", [tcp_client, ss_client])
