@@ -1,11 +1,35 @@
 """Shared test setup: the tests directory is importable (tests/labharness.py, ...)."""
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import labpool  # noqa: E402  (importable once the line above has run)
+
+POOL = pytest.StashKey()
+
+
+def pytest_configure(config):
+    """The run's lab pool (tests/labpool.py): made by the first process, before make test's
+    worker processes start, which find it through the environment they inherit."""
+    if hasattr(config, "workerinput"):
+        return
+    folder = tempfile.mkdtemp(prefix="socklab-labs-")
+    os.environ[labpool.ENV] = folder
+    config.stash[POOL] = labpool.LabPool(Path(folder))
+
+
+def pytest_unconfigure(config):
+    """Every lab of the pool removed, once every worker process has ended."""
+    pool = config.stash.get(POOL, None)
+    if pool is not None:
+        pool.close_all()
+
 
 
 def _printable(text: str) -> str:

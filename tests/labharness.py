@@ -62,17 +62,23 @@ class ExecResult:
 
 
 class Lab:
-    """One lab of compose.yaml, started with tools/lab.py for tests.  Use as a context manager."""
+    """One lab of compose.yaml, started with tools/lab.py for tests.  Use as a context manager.
 
-    def __init__(self, name: str | None = None, compose: str | None = None) -> None:
+    *port_prefix* and *workspace* name those of a lab already made (a :class:`LabPool`'s);
+    by default the lab gets a free port block and a fresh workspace of its own.
+    """
+
+    def __init__(self, name: str | None = None, compose: str | None = None, *,
+                 port_prefix: int | None = None, workspace: Path | None = None) -> None:
         self.tools = labtool
         self.name = name or f"t{uuid.uuid4().hex[:8]}"
         self.project = self.tools.project_name(self.name)
-        self.port_prefix = ports.free_port_prefix()      # as bench and chaos labs get theirs
-        self._workspace = tempfile.TemporaryDirectory(prefix="socklab-test-")
-        os.chmod(self._workspace.name, 0o777)       # the client's student user writes here
+        self.port_prefix = port_prefix or ports.free_port_prefix()      # as bench and chaos labs get theirs
+        self._own_workspace = None if workspace else tempfile.TemporaryDirectory(prefix="socklab-test-")
+        self._workspace = Path(workspace or self._own_workspace.name)
+        os.chmod(self._workspace, 0o777)       # the client's student user writes here
         self.env = {**os.environ, "LAB": self.name, "LAB_PORT_PREFIX": str(self.port_prefix),
-                    "LAB_WORKSPACE": self._workspace.name}
+                    "LAB_WORKSPACE": str(self._workspace)}
         if compose:
             self.env["SOCKLAB_COMPOSE"] = compose
         self.docker = docker.from_env()
@@ -96,7 +102,8 @@ class Lab:
     def close(self) -> None:
         self.lab_tool("clean")
         ports.release(self.port_prefix)
-        self._workspace.cleanup()
+        if self._own_workspace:
+            self._own_workspace.cleanup()
 
     def __enter__(self) -> "Lab":
         try:
@@ -135,7 +142,7 @@ class Lab:
     @property
     def workspace(self) -> Path:
         """The folder mounted as the student's workspace (client: rw, student-server: ro)."""
-        return Path(self._workspace.name)
+        return self._workspace
 
     def host_port(self, service: str, port: int, proto: str = "tcp") -> int:
         binds = self.container(service).attrs["NetworkSettings"]["Ports"][f"{port}/{proto}"]

@@ -1,4 +1,4 @@
-"""Integration tests: the whole lab of compose.yaml, started once per test session.
+"""Integration tests: the whole lab of compose.yaml, one lab for all the tests of a file.
 
 Every test here talks to real servers across the lab network, usually by running a client
 command inside the ``client`` container.  The lab is started as ``make lab`` starts it
@@ -11,22 +11,24 @@ lines of every host's log.
 
 import pytest
 from labharness import Lab, need_docker
+from labpool import LabPool
 
 
 def pytest_collection_modifyitems(items):
     """Mark the integration tests.  (make test runs them with ``-n N --dist loadfile``: each
-    file's tests on one worker, where they share the file's fixtures; each worker that runs a
-    file using ``lab`` starts a lab of its own.)"""
+    file's tests on one worker, where they share the file's fixtures.)"""
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.docker)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab():
+    """A lab of the run's pool (tests/labpool.py), this file's alone while its tests run: it
+    may have served other files before (as one worker's lab serves the files it runs)."""
     need_docker()
-    with Lab() as started:
-        yield started
+    with LabPool.of_this_run().lease() as leased:
+        yield leased
 
 
 @pytest.hookimpl(hookwrapper=True)

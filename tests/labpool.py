@@ -1,0 +1,155 @@
+"""The labs of one test run, shared by its test files: each file borrows one lab for its tests.
+
+``make test`` runs test files in several processes at once (pytest-xdist).  A lab used to be
+started by every process that ran a test using ``lab``, and stayed until that process
+ended -- six labs for six processes, although at most three or four files use one at the
+same moment.  Starting a lab costs several seconds of CPU (eleven containers, their
+networks, ports and readiness probes), and the machine's CPU is what bounds the run.
+
+So the labs are a pool, kept in a folder the processes of a run share
+(``SOCKLAB_TEST_LABPOOL``, made by the first process: see tests/conftest.py):
+
+* a file that uses ``lab`` borrows a free lab for all its tests (:meth:`LabPool.lease`) and
+  gives it back at its end -- one file at a time per lab, as one process used to run one
+  file after the other on its lab;
+* when no lab is free, a new one is started, up to :attr:`LabPool.size` labs; beyond that
+  the file waits until another gives one back;
+* at the end of the run the first process removes every lab of the pool
+  (:meth:`LabPool.close_all`), after every other process has ended.
+
+The pool's state is one JSON file, read and written under a lock (``fcntl.flock``): for
+each lab its port block, workspace folder and who holds it (a process id; a lab held by a
+process that is gone is free again).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from labharness import Lab
+from tools import ports
+
+ENV = "SOCKLAB_TEST_LABPOOL"            # the folder of this run's pool
+SIZE_ENV = "SOCKLAB_TEST_LABS"          # at most this many labs at once (default: DEFAULT_SIZE)
+DEFAULT_SIZE = 3
+WAIT = 30 * 60.0                        # seconds a file waits for a lab before it fails
+
+
+class LabPool:
+    """The labs of one test run, in *folder*; at most *size* of them."""
+
+    def __init__(self, folder: Path, size: int = DEFAULT_SIZE) -> None:
+        self.folder, self.size = Path(folder), max(1, size)
+        self.state_file = self.folder / "labs.json"
+
+    @classmethod
+    def of_this_run(cls) -> "LabPool":
+        """The pool that tests/conftest.py made for this run (``SOCKLAB_TEST_LABPOOL``)."""
+        folder = os.environ.get(ENV)
+        if not folder:
+            raise RuntimeError(f"{ENV} is not set: tests/conftest.py makes the run's lab pool")
+        return cls(Path(folder), int(os.environ.get(SIZE_ENV) or DEFAULT_SIZE))
+
+    # -- borrowing
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Lab]:
+        """A lab of the pool for the duration of the ``with``, for this process alone."""
+        name = self._take()
+        try:
+            yield self._lab(name)
+        finally:
+            with self._state() as labs:
+                if name in labs:
+                    labs[name]["holder"] = None
+
+    def _take(self) -> str:
+        """The name of a lab now held by this process: a free one, else a new one, else wait."""
+        me, deadline = os.getpid(), time.monotonic() + WAIT
+        while True:
+            with self._state() as labs:
+                for name, lab in labs.items():
+                    if lab["holder"] is None or not _alive(lab["holder"]):
+                        lab["holder"] = me
+                        if lab["up"]:
+                            return name
+                        break               # left half-started by a process that is gone
+                else:
+                    if len(labs) < self.size:
+                        name = f"t{uuid.uuid4().hex[:8]}"
+                        workspace = self.folder / name
+                        workspace.mkdir()
+                        labs[name] = {"holder": me, "up": False, "prefix": ports.free_port_prefix(),
+                                      "workspace": str(workspace)}
+                    else:
+                        name = None
+            if name is not None:
+                return self._start(name)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no lab of the pool {self.folder} was free for {WAIT:.0f} s")
+            time.sleep(0.25)
+
+    def _start(self, name: str) -> str:
+        lab = self._lab(name)
+        try:
+            lab.up()
+        except BaseException:
+            with self._state() as labs:
+                labs.pop(name, None)
+            with contextlib.suppress(Exception):
+                lab.close()
+            raise
+        with self._state() as labs:
+            labs[name]["up"] = True
+        return name
+
+    def _lab(self, name: str) -> Lab:
+        with self._state() as labs:
+            lab = dict(labs[name])
+        return Lab(name, port_prefix=lab["prefix"], workspace=Path(lab["workspace"]))
+
+    # -- the end of the run
+
+    def close_all(self) -> None:
+        """Remove every lab of the pool (side by side) and the pool's folder."""
+        with self._state() as labs:
+            names = list(labs)
+        if names:
+            with concurrent.futures.ThreadPoolExecutor(len(names)) as run:
+                list(run.map(lambda name: self._lab(name).close(), names))
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- the state file
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict]:
+        """``{name: {"holder", "up", "prefix", "workspace"}}`` under the pool's lock; written back after."""
+        with open(self.folder / "labs.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                labs = json.loads(self.state_file.read_text())
+            except FileNotFoundError:
+                labs = {}
+            yield labs
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(labs))
+            tmp.replace(self.state_file)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
