@@ -122,6 +122,10 @@ class Lab:
         """The hosts of this lab, as Compose labelled them."""
         return sorted({c.labels["com.docker.compose.service"] for c in self._all()})
 
+    def running(self) -> set[str]:
+        """The hosts whose container runs now."""
+        return {c.labels["com.docker.compose.service"] for c in self._all() if c.status == "running"}
+
     def _all(self) -> list:
         return self.docker.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.project}"})
 

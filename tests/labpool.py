@@ -11,7 +11,9 @@ So the labs are a pool, kept in a folder the processes of a run share
 
 * a file that uses ``lab`` borrows a free lab for all its tests (:meth:`LabPool.lease`) and
   gives it back at its end -- one file at a time per lab, as one process used to run one
-  file after the other on its lab;
+  file after the other on its lab.  A lab that comes back with a host not running (a
+  test that stopped one failed before starting it again) is brought up again, as
+  ``make lab`` does, before the next file gets it;
 * when no lab is free, a new one is started, up to :attr:`LabPool.size` labs; beyond that
   the file waits until another gives one back;
 * at the end of the run the first process removes every lab of the pool
@@ -66,7 +68,12 @@ class LabPool:
         """A lab of the pool for the duration of the ``with``, for this process alone."""
         name = self._take()
         try:
-            yield self._lab(name)
+            lab = self._lab(name)
+            with self._state() as labs:
+                hosts = set(labs[name]["hosts"])
+            if lab.running() != hosts:
+                lab.up()
+            yield lab
         finally:
             with self._state() as labs:
                 if name in labs:
@@ -109,7 +116,7 @@ class LabPool:
                 lab.close()
             raise
         with self._state() as labs:
-            labs[name]["up"] = True
+            labs[name]["up"], labs[name]["hosts"] = True, sorted(lab.running())
         return name
 
     def _lab(self, name: str) -> Lab:
@@ -132,7 +139,7 @@ class LabPool:
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict]:
-        """``{name: {"holder", "up", "prefix", "workspace"}}`` under the pool's lock; written back after."""
+        """``{name: {"holder", "up", "hosts", "prefix", "workspace"}}`` under the pool's lock; written back after."""
         with open(self.folder / "labs.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:

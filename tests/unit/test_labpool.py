@@ -21,13 +21,18 @@ import labpool
 class CountedLab:
     started: Counter = Counter()
     closed: Counter = Counter()
+    stopped: set = set()            # names of labs with a host stopped
 
     def __init__(self, name, *, port_prefix, workspace):
         self.name, self.port_prefix, self.workspace = name, port_prefix, workspace
 
     def up(self):
         CountedLab.started[self.name] += 1
+        CountedLab.stopped.discard(self.name)
         return self
+
+    def running(self):
+        return {"client"} if self.name in CountedLab.stopped else {"client", "mail"}
 
     def close(self):
         CountedLab.closed[self.name] += 1
@@ -35,7 +40,7 @@ class CountedLab:
 
 @pytest.fixture
 def pool(tmp_path, monkeypatch):
-    CountedLab.started, CountedLab.closed = Counter(), Counter()
+    CountedLab.started, CountedLab.closed, CountedLab.stopped = Counter(), Counter(), set()
     prefixes = iter(range(100, 200))
     monkeypatch.setattr(labpool, "Lab", CountedLab)
     monkeypatch.setattr(labpool.ports, "free_port_prefix", lambda: next(prefixes))
@@ -80,6 +85,15 @@ def test_a_lab_is_lent_again_rather_than_a_new_one_started(pool):
     assert sum(CountedLab.started.values()) == 1
 
 
+def test_a_lab_given_back_with_a_host_stopped_is_brought_up_before_it_is_lent_again(pool):
+    pool.folder.mkdir()
+    with pool.lease() as lab:
+        CountedLab.stopped.add(lab.name)          # a test stopped mail and failed before starting it
+    with pool.lease() as again:
+        assert again.name == lab.name and again.running() == {"client", "mail"}
+    assert CountedLab.started[lab.name] == 2
+
+
 def test_a_lab_held_by_a_process_that_is_gone_is_free_again(pool):
     pool.folder.mkdir()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -88,7 +102,7 @@ def test_a_lab_held_by_a_process_that_is_gone_is_free_again(pool):
         name = lab.name
     with pool._state() as labs:
         labs[name]["holder"] = int(gone.stdout)
-        labs["t-other"] = {"holder": int(gone.stdout), "up": True, "prefix": 199,
+        labs["t-other"] = {"holder": int(gone.stdout), "up": True, "hosts": ["client", "mail"], "prefix": 199,
                            "workspace": str(pool.folder / "t-other")}
     with pool.lease() as again:
         assert again.name == name
