@@ -202,7 +202,10 @@ def kept(tag: str, make, *, every_run: bool = False) -> str:
     before its first ``-``) are removed."""
     name = f"{KEPT}:{tag}"
     if every_run or FRESH or not image_id(name):
+        before = image_id(name)
         make(name)
+        if before and before != image_id(name):     # the image the name left: nameless now, of no use
+            docker("rmi", before, check=False)
     kind = tag.split("-")[0]
     for old in docker("images", "--format", "{{.Repository}}:{{.Tag}}", KEPT).stdout.split():
         if old != name and old.split(":", 1)[1].split("-")[0] == kind:
