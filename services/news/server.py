@@ -81,6 +81,8 @@ class NewsServer(socketserver.ThreadingTCPServer):
         self._slots = threading.BoundedSemaphore(max_clients)
         self.max_per_address = max_per_address
         self._per_address = PerAddress(max_per_address)
+        self._holding: set = set()              # the requests whose slot is taken
+        self._holding_lock = threading.Lock()
         super().__init__(address, handler)
 
     def process_request(self, request, client_address) -> None:
@@ -95,11 +97,16 @@ class NewsServer(socketserver.ThreadingTCPServer):
             self.log.info("%s turned away: too many readers", client_address)
             self._turn_away(request, b"400 Too many connections, try again later\r\n")
             return
+        with self._holding_lock:
+            self._holding.add(request)
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
-            self._release(client_address)
+            # The thread may not have started (no thread to be had), or it may have started
+            # and even finished: SIGTERM (a KeyboardInterrupt, see socklab/serving.py) can
+            # arrive while Thread.start() is still returning.  The slot is given back once,
+            # here or by the thread, and the interrupt goes on: the server stops.
+            self._give_back(request, client_address)
             raise
 
     def _turn_away(self, request, line: bytes) -> None:
@@ -115,12 +122,20 @@ class NewsServer(socketserver.ThreadingTCPServer):
     def _release(self, client_address) -> None:
         self._per_address.give_back(client_address[0] if client_address else "")
 
+    def _give_back(self, request, client_address) -> None:
+        """The reader's slot (and its address's count) back, the first time only."""
+        with self._holding_lock:
+            if request not in self._holding:
+                return
+            self._holding.discard(request)
+        self._slots.release()
+        self._release(client_address)
+
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
-            self._release(client_address)
+            self._give_back(request, client_address)
 
     def handle_error(self, request, client_address) -> None:
         # The default prints a traceback to stderr; one log line is what a reader of the log wants.

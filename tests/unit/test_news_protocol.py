@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import random
 import socket
+import socketserver
 import struct
+import threading
 import time
 
 import pytest
 from newslab import RunningServer, article_bytes, code, news, seeded_spool, spool_dir  # noqa: F401
+
+from socklab.services.news.server import NewsServer, open_spool
 
 CLP = "comp.lang.python"
 
@@ -275,6 +279,36 @@ def test_too_many_readers(spool_dir):
         assert code(d.greeting) == 200
     finally:
         server.stop()
+
+
+def test_sigterm_while_a_reader_thread_starts_stops_the_server(spool_dir, monkeypatch):
+    """SIGTERM becomes KeyboardInterrupt in the main thread (socklab/serving.py).  Arriving
+    while Thread.start() returns -- the reader's thread already running, even done, as
+    happens on a busy machine -- it must still end serve_forever, and the reader's slot
+    must be given back once (a second give-back raised ValueError, which the server logged
+    as a failed session and swallowed the interrupt: docker stop then waited for SIGKILL)."""
+    server = NewsServer(("127.0.0.1", 0), open_spool(spool_dir, seed_new=False), max_clients=2)
+    started = socketserver.ThreadingMixIn.process_request
+    threads_before = threading.active_count()
+
+    def start_then_interrupt(self, request, client_address):
+        started(self, request, client_address)
+        deadline = time.monotonic() + 10                   # the reader's whole session runs first
+        while threading.active_count() > threads_before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt                            # as the SIGTERM handler raises it
+
+    monkeypatch.setattr(socketserver.ThreadingMixIn, "process_request", start_then_interrupt)
+    try:
+        with socket.create_connection(server.server_address, timeout=5) as reader:
+            reader.sendall(b"QUIT\r\n")
+            with pytest.raises(KeyboardInterrupt):
+                server._handle_request_noblock()            # one round of serve_forever's loop
+            assert reader.recv(100).startswith(b"200 ")
+        assert server._slots.acquire(blocking=False) and server._slots.acquire(blocking=False)
+        assert not server._slots.acquire(blocking=False), "a slot was given back twice"
+    finally:
+        server.server_close()
 
 
 def test_two_digit_years_and_gmt(news):
