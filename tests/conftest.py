@@ -31,7 +31,6 @@ def pytest_unconfigure(config):
         pool.close_all()
 
 
-
 def _printable(text: str) -> str:
     """Text as UTF-8 can carry it: undecodable bytes a server logged (surrogate escapes) as \\xNN."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -68,10 +68,9 @@ class LabPool:
         """A lab of the pool for the duration of the ``with``, for this process alone."""
         name = self._take()
         try:
-            lab = self._lab(name)
-            with self._state() as labs:
-                hosts = set(labs[name]["hosts"])
-            if lab.running() != hosts:
+            entry = self._read()[name]
+            lab = _lab(name, entry)
+            if lab.running() != set(entry["hosts"]):
                 lab.up()
             yield lab
         finally:
@@ -99,14 +98,15 @@ class LabPool:
                                       "workspace": str(workspace)}
                     else:
                         name = None
+                entry = labs.get(name)
             if name is not None:
-                return self._start(name)
+                return self._start(name, entry)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no lab of the pool {self.folder} was free for {WAIT:.0f} s")
             time.sleep(0.25)
 
-    def _start(self, name: str) -> str:
-        lab = self._lab(name)
+    def _start(self, name: str, entry: dict) -> str:
+        lab = _lab(name, entry)
         try:
             lab.up()
         except BaseException:
@@ -119,37 +119,41 @@ class LabPool:
             labs[name]["up"], labs[name]["hosts"] = True, sorted(lab.running())
         return name
 
-    def _lab(self, name: str) -> Lab:
-        with self._state() as labs:
-            lab = dict(labs[name])
-        return Lab(name, port_prefix=lab["prefix"], workspace=Path(lab["workspace"]))
-
     # -- the end of the run
 
     def close_all(self) -> None:
         """Remove every lab of the pool (side by side) and the pool's folder."""
-        with self._state() as labs:
-            names = list(labs)
-        if names:
-            with concurrent.futures.ThreadPoolExecutor(len(names)) as run:
-                list(run.map(lambda name: self._lab(name).close(), names))
+        labs = self._read()
+        if labs:
+            with concurrent.futures.ThreadPoolExecutor(len(labs)) as run:
+                list(run.map(lambda item: _lab(*item).close(), labs.items()))
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- the state file
 
+    def _read(self) -> dict:
+        """``{name: {"holder", "up", "hosts", "prefix", "workspace"}}`` as it is now (the file
+        is replaced whole, never written in place: no lock needed to read it)."""
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return {}
+
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict]:
-        """``{name: {"holder", "up", "hosts", "prefix", "workspace"}}`` under the pool's lock; written back after."""
+        """The state (see :meth:`_read`) under the pool's lock, to change; written back after."""
         with open(self.folder / "labs.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                labs = json.loads(self.state_file.read_text())
-            except FileNotFoundError:
-                labs = {}
+            labs = self._read()
             yield labs
             tmp = self.state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(labs))
             tmp.replace(self.state_file)
+
+
+def _lab(name: str, entry: dict) -> Lab:
+    """The pool's lab *name*, as its state *entry* describes it."""
+    return Lab(name, port_prefix=entry["prefix"], workspace=Path(entry["workspace"]))
 
 
 def _alive(pid: int) -> bool:
