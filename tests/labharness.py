@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,15 @@ class Lab:
 
     def logs(self, service: str) -> str:
         return self.container(service).logs().decode("utf-8", "replace")
+
+    def wait_logged(self, service: str, *needles: str, timeout: float = 30.0) -> str:
+        """*service*'s log once it holds every one of *needles*, or as it is after *timeout* s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.logs(service)
+            if all(n in text for n in needles) or time.monotonic() > deadline:
+                return text
+            time.sleep(0.1)
 
     def all_logs(self, tail: int = 30) -> str:
         """The last *tail* log lines of every host, for a failure's report."""

@@ -59,6 +59,8 @@ class ControlFixes:
     * a command line longer than :attr:`max_line` is answered with one clear ``500``;
     * an argument with a NUL byte is answered ``501`` (no file name can hold one: pyftpdlib
       passed it to the file system, which raised, and the session ended);
+    * a transfer whose data connection was not yet accepted when the session ended is
+      logged as one cut off (:meth:`close`);
     * :meth:`extra_features` adds lines to the ``FEAT`` reply.
     """
 
@@ -82,6 +84,30 @@ class ControlFixes:
             self.close()
         except Exception as exc:             # noqa: BLE001 -- closing a broken connection
             self.log(f"closing after the error failed too: {one_line(exc)}")
+
+    def close(self):
+        """``STOR`` and ``RETR`` are answered ``150`` before the data connection is accepted;
+        their file waits in a queue meanwhile.  A session that ends then (the client went at
+        once -- on a busy server its data connection may simply come second) had its file
+        closed without a word.  It is settled and logged as a transfer cut off mid-way is
+        (the transfer line, then the on_incomplete_* hook): 0 bytes, an upload kept empty."""
+        queued = None
+        if not self._closed and self.data_channel is None:
+            if getattr(self, "_in_dtp_queue", None) is not None:
+                file, cmd = self._in_dtp_queue
+                queued = (file, cmd, True)
+            elif getattr(self, "_out_dtp_queue", None) is not None:
+                _data, _producer, file, cmd = self._out_dtp_queue
+                queued = (file, cmd, False) if file is not None else None     # None: a listing
+        if queued is not None:
+            file, cmd, receive = queued
+            try:
+                file.close()                # an upload: settled, kept as it is (JournaledUpload)
+            except OSError as exc:
+                self.log(f"closing the file of the {cmd} failed: {one_line(exc)}")
+            self.log_transfer(cmd=cmd, filename=file.name, receive=receive, completed=False, elapsed=0.0, bytes=0)
+            (self.on_incomplete_file_received if receive else self.on_incomplete_file_sent)(file.name)
+        super().close()
 
     def add_channel(self, map=None, events=None):
         # After a wrong password pyftpdlib takes the connection out of its loop and puts it

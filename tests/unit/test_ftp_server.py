@@ -5,6 +5,7 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import io
+import logging
 import os
 import socket
 import ssl
@@ -533,3 +534,29 @@ def test_the_server_does_not_start_on_another_pyftpdlib(root, monkeypatch, capsy
     err = capsys.readouterr().err
     assert err.startswith("ftp-server: pyftpdlib 2.0.0 is installed") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_a_transfer_whose_data_connection_never_came_is_logged_when_the_client_goes(server, root, caplog):
+    """``STOR`` and ``RETR`` are answered ``150`` before the server has accepted the data
+    connection; a client that goes before it is accepted (here: it never connects it, on a
+    busy server it may simply come second) gets the lines of a transfer cut off mid-way --
+    and the upload's file is kept, empty, as a cut-off upload is kept."""
+    caplog.set_level(logging.INFO)
+    for user, password, command in ((USER, PASSWORD, "STOR never.bin"), ("anonymous", "x@y", "RETR /pub/README.txt")):
+        sock = raw(server)
+        for line in (f"USER {user}", f"PASS {password}", "TYPE I", "PASV", command):
+            sock.sendall(line.encode() + b"\r\n")
+            reply = read_reply(sock)
+        assert reply.startswith("150 "), reply
+        sock.close()
+    uploaded = root / "home" / USER / "never.bin"
+    deadline = time.monotonic() + 10
+    while "README.txt ended early" not in caplog.text or "never.bin" not in caplog.text:
+        assert time.monotonic() < deadline, caplog.text
+        time.sleep(0.02)
+    assert f"STOR {uploaded} completed=0 bytes=0" in caplog.text
+    assert f"incomplete upload kept (a client may resume it with REST): {uploaded}" in caplog.text
+    assert "RETR " in caplog.text and "README.txt completed=0 bytes=0" in caplog.text
+    assert uploaded.read_bytes() == b""
+    assert not list((root / ".uploads").iterdir())           # settled: nothing for a restart to remove
+    assert "Traceback" not in caplog.text
