@@ -176,7 +176,6 @@ def test_bad_input_gets_clear_replies_and_the_server_keeps_serving(lab):
     for sock in (conn, up.sock):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
         sock.close()
-    time.sleep(0.5)
     other = ftplib.FTP("ftp", timeout=10); other.login()
     print("others:", other.nlst("/pub"))
     other.quit()
