@@ -13,6 +13,7 @@ Exit status 0 when every check passed, 1 when one failed, 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from socklab.i18n import _, set_language
@@ -47,6 +48,11 @@ def main(argv=None) -> int:
     p.add_argument("--list", action="store_true", help=_("list the exercises and stop"))
     args = p.parse_args(argv)
     set_language(args.lang)
+    # what lab-check prints is the student's report: the checks' own servers (the FTP
+    # exercises' recording server is pyftpdlib's) add nothing to it
+    quiet = logging.getLogger("pyftpdlib")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
     if args.list:
         for task in TASKS.values():
             print(f"{task.name:<18} {task.section:<7} {_(task.title)}")

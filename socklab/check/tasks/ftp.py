@@ -19,7 +19,6 @@ import contextlib
 import ftplib
 import hashlib
 import io
-import logging
 import os
 import posixpath
 import random
@@ -206,11 +205,6 @@ class Recorder:
         Handler.banner = "socklab lab-check recording FTP server ready."
         Handler.timeout = 60
         Handler.auth_failed_timeout = 0.2
-        quiet = logging.getLogger("pyftpdlib")      # pyftpdlib logs to stderr unless a handler is set
-        if not quiet.handlers:
-            quiet.addHandler(logging.NullHandler())
-        quiet.propagate = False
-        quiet.setLevel(logging.CRITICAL)
         self.server = FTPServer(("127.0.0.1", 0), Handler, ioloop=IOLoop())
         self.port = self.server.address[1]
         self._stop = threading.Event()
