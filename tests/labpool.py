@@ -19,9 +19,9 @@ So the labs are a pool, kept in a folder the processes of a run share
 * at the end of the run the first process removes every lab of the pool
   (:meth:`LabPool.close_all`), after every other process has ended.
 
-The pool's state is one JSON file, read and written under a lock (``fcntl.flock``): for
-each lab its port block, workspace folder and who holds it (a process id; a lab held by a
-process that is gone is free again).
+The pool's state is one JSON file, changed under a lock (``fcntl.flock``) and read without
+one (it is replaced whole): for each lab its port block, workspace folder and who holds it
+(a process id; a lab held by a process that is gone is free again).
 """
 
 from __future__ import annotations

@@ -91,16 +91,13 @@ class ControlFixes:
         once -- on a busy server its data connection may simply come second) had its file
         closed without a word.  It is settled and logged as a transfer cut off mid-way is
         (the transfer line, then the on_incomplete_* hook): 0 bytes, an upload kept empty."""
-        queued = None
+        file = None                         # stays None for a listing: it has no file
         if not self._closed and self.data_channel is None:
-            if getattr(self, "_in_dtp_queue", None) is not None:
-                file, cmd = self._in_dtp_queue
-                queued = (file, cmd, True)
-            elif getattr(self, "_out_dtp_queue", None) is not None:
-                _data, _producer, file, cmd = self._out_dtp_queue
-                queued = (file, cmd, False) if file is not None else None     # None: a listing
-        if queued is not None:
-            file, cmd, receive = queued
+            if self._in_dtp_queue is not None:
+                (file, cmd), receive = self._in_dtp_queue, True
+            elif self._out_dtp_queue is not None:
+                (_data, _producer, file, cmd), receive = self._out_dtp_queue, False
+        if file is not None:
             try:
                 file.close()                # an upload: settled, kept as it is (JournaledUpload)
             except OSError as exc:
